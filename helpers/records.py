@@ -1,0 +1,77 @@
+"""The project's own record type for a scholarly paper, whatever source it came from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_ARXIV_VERSION = re.compile(r"v\d+$")
+
+
+def normalise_doi(doi: str | None) -> str | None:
+    """Lower-case DOI without resolver prefix, or None."""
+    if not doi:
+        return None
+    doi = doi.strip().lower()
+    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi)
+    return doi or None
+
+
+def normalise_arxiv(arxiv_id: str | None) -> str | None:
+    """arXiv id without version or URL prefix ("2503.11731", "hep-th/9901001")."""
+    if not arxiv_id:
+        return None
+    arxiv_id = arxiv_id.strip()
+    arxiv_id = re.sub(r"^(https?://arxiv\.org/(abs|pdf)/|arxiv:)", "", arxiv_id, flags=re.I)
+    arxiv_id = arxiv_id.removesuffix(".pdf")
+    return _ARXIV_VERSION.sub("", arxiv_id) or None
+
+
+@dataclass
+class Paper:
+    """One bibliographic record with its abstract.
+
+    `id` is the workbench's stable key (e.g. ``arxiv:2503.11731``, ``doi:10.1/x``, ``scifact:4983``);
+    `ids` keeps every external identifier known (doi, arxiv, pmid, openalex, s2).
+    """
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    type: str | None = None
+    source: str = ""
+    url: str | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    citation_count: int | None = None
+    categories: list[str] = field(default_factory=list)
+    sentences: list[str] | None = None  # the abstract's own sentence split, when the source gives one
+    sources: list[str] = field(default_factory=list)  # every source that returned it (after de-duplication)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Paper:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def doi(self) -> str | None:
+        return self.ids.get("doi")
+
+    @property
+    def arxiv_id(self) -> str | None:
+        return self.ids.get("arxiv")
+
+    @property
+    def link(self) -> str | None:
+        """The best public URL: DOI resolver, then arXiv abs page, then the source URL."""
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        if self.arxiv_id:
+            return f"https://arxiv.org/abs/{self.arxiv_id}"
+        return self.url
