@@ -1,0 +1,147 @@
+"""The params model: one YAML file per question, validated before any notebook runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ParamsError
+
+SECRET_KEYS = re.compile(r"(api[_-]?key|token|secret|password|mailto|email)", re.I)
+
+
+def slugify(text: str, max_len: int = 60) -> str:
+    """A filesystem-safe slug: lower-case words joined by hyphens, cut at a word boundary."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    slug = ""
+    for w in words:
+        if len(slug) + len(w) + 1 > max_len:
+            break
+        slug = f"{slug}-{w}" if slug else w
+    return slug or "question"
+
+
+class SourceSpec(BaseModel):
+    """One source to search: `local:<corpus>` or an online source name, with its own record limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="`local:<corpus>` (e.g. local:arxiv-cs) or openalex, crossref, arxiv, semantic_scholar, pubmed")
+    limit: int = Field(100, ge=1, le=2000, description="most records to take from this source")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not re.fullmatch(r"(local:[A-Za-z0-9_.\-]+|[a-z_]+)", v):
+            raise ValueError(f"'{v}' is not a source name (use local:<corpus> or an online source)")
+        return v
+
+
+class Criteria(BaseModel):
+    """Screening criteria: keywords a paper must (any of) / must not contain."""
+
+    model_config = ConfigDict(extra="forbid")
+    include_any: list[list[str]] = Field(
+        default_factory=list,
+        description="groups of keywords; a paper must match at least one keyword of EVERY group (title or abstract)",
+    )
+    exclude_any: list[str] = Field(default_factory=list, description="a paper matching any of these is excluded")
+    min_relevance: float = Field(0.35, ge=0, le=1, description="relevance threshold (0-1) below which a paper is excluded")
+
+
+class Params(BaseModel):
+    """Everything one question's run needs. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=10, description="the research question, in full")
+    slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{0,79}$", description="output folder name; derived from the question when absent")
+    title: str | None = Field(None, description="report title; derived from the question when absent")
+    sources: list[SourceSpec] = Field(
+        default_factory=lambda: [SourceSpec(name="local:arxiv-cs")], min_length=1, description="where to search"
+    )
+    year_from: int | None = Field(None, ge=1900, le=2100, description="earliest publication year")
+    year_to: int | None = Field(None, ge=1900, le=2100, description="latest publication year")
+    criteria: Criteria = Field(default_factory=Criteria)
+    extra_terms: list[str] = Field(default_factory=list, description="terms added to the search queries")
+    candidates: int = Field(200, ge=10, le=5000, description="records retrieved per query before screening")
+    max_papers: int = Field(15, ge=1, le=200, description="most papers to include")
+    min_papers: int = Field(5, ge=1, le=100, description="fewer relevant papers than this -> the report says evidence is insufficient")
+    claims_per_paper: int = Field(2, ge=1, le=10, description="most claims extracted from one paper")
+    support_threshold: float = Field(0.6, gt=0, lt=1, description="a claim is called supported only above this confidence")
+    retrieval_method: str = Field("default", description="bm25, dense, hybrid, ... or default")
+    seed: int = Field(13, description="random seed for anything stochastic")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"name": s} if isinstance(s, str) else s for s in v]
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Params:
+        if self.year_from and self.year_to and self.year_from > self.year_to:
+            raise ValueError("year_from: year range is inverted (year_from > year_to)")
+        if self.min_papers > self.max_papers:
+            raise ValueError("min_papers: larger than max_papers")
+        if not self.slug:
+            self.slug = slugify(self.question)
+        if not self.title:
+            self.title = self.question.rstrip("?").strip()
+        return self
+
+    @property
+    def year_range(self) -> tuple[int | None, int | None]:
+        return (self.year_from, self.year_to)
+
+
+def _scan_for_secrets(data: Any, path: str, trail: str = "") -> None:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            where = f"{trail}.{k}" if trail else str(k)
+            if SECRET_KEYS.search(str(k)):
+                raise ParamsError(path, where, "secrets do not belong in params; set them in the environment")
+            _scan_for_secrets(v, path, where)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _scan_for_secrets(v, path, f"{trail}[{i}]")
+
+
+def parse_params(data: Any, path: str = "<params>") -> Params:
+    """Validate a params mapping; the first error becomes a one-line ParamsError naming the field."""
+    if not isinstance(data, dict):
+        raise ParamsError(path, "<root>", "expected a mapping of keys to values")
+    _scan_for_secrets(data, path)
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required field missing"
+        elif msg.startswith("Value error, "):
+            msg = msg.removeprefix("Value error, ")
+            if ": " in msg and loc == "<root>":
+                loc, msg = msg.split(": ", 1)
+        raise ParamsError(path, loc, msg) from None
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a params YAML file."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(str(path), "<file>", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "<yaml>"
+        raise ParamsError(str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_params(data, str(path))
