@@ -30,7 +30,7 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="`local:<corpus>` (e.g. local:arxiv-cs) or openalex, crossref, arxiv, semantic_scholar, pubmed")
-    limit: int = Field(100, ge=1, le=2000, description="most records to take from this source")
+    limit: int = Field(200, ge=1, le=2000, description="most records to take from this source")
 
     @field_validator("name")
     @classmethod
@@ -51,6 +51,7 @@ class Criteria(BaseModel):
     )
     exclude_any: list[str] = Field(default_factory=list, description="a paper matching any of these is excluded")
     min_relevance: float = Field(0.35, ge=0, le=1, description="relevance threshold (0-1) below which a paper is excluded")
+    exclude_surveys: bool = Field(True, description="exclude surveys and reviews (secondary sources)")
 
 
 class Params(BaseModel):
