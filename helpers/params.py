@@ -134,6 +134,15 @@ def parse_params(data: Any, path: str = "<params>") -> Params:
         raise ParamsError(path, loc, msg) from None
 
 
+def default_params_file() -> Path:
+    """The params file notebooks use when run without parameters (`WORKBENCH_PARAMS`, else the example)."""
+    import os
+
+    from .config import REPO_ROOT
+
+    return Path(os.environ.get("WORKBENCH_PARAMS") or REPO_ROOT / "params" / "example.yaml")
+
+
 def load_params(path: str | Path) -> Params:
     """Read and validate a params YAML file."""
     path = Path(path)
