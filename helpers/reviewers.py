@@ -99,8 +99,8 @@ def relevance_reviewer(s: Synthesis) -> ReviewerReport:
     rel = [float(p["relevance"]) for p in inc]
     strong = sum(r >= 0.5 for r in rel)
     items = [
-        Item("on-topic papers", _clip(10 * mean(rel) / 0.7),
-             f"mean relevance of {len(inc)} included papers is {mean(rel):.2f} (0.70+ scores full marks)"),
+        Item("on-topic papers", _clip(10 * (mean(rel) - 0.3) / 0.5),
+             f"mean relevance of {len(inc)} included papers is {mean(rel):.2f} (0.30 scores 0, 0.80+ full marks)"),
         Item("strongly relevant share", _clip(10 * strong / len(inc)),
              f"{strong} of {len(inc)} included papers have relevance >= 0.50"),
         Item("enough relevant papers", _clip(10 * len(inc) / max(s.min_papers * 2, 1)),
@@ -136,8 +136,9 @@ def evidence_reviewer(s: Synthesis) -> ReviewerReport:
     items = [
         Item("corroboration", _clip(10 * len(decided) / len(claims)),
              f"{len(decided)} of {len(claims)} claims are supported or refuted by another paper at confidence >= {s.support_threshold:.2f}"),
-        Item("consistency", _clip(10 - 20 * len(contradicted) / len(claims)),
-             f"{len(contradicted)} claims have both supporting and contradicting papers"),
+        Item("consistency", _clip(10 - 20 * len(contradicted) / len(decided)) if len(decided) >= 2 else 5.0,
+             f"{len(contradicted)} of {len(decided)} corroborated claims have both supporting and contradicting papers"
+             if len(decided) >= 2 else f"only {len(decided)} corroborated claim(s): consistency cannot be judged (neutral 5)"),
         Item("precision", _clip(10 * min(len(inc), 3 * s.min_papers) / (3 * s.min_papers)),
              f"{len(inc)} included papers ({3 * s.min_papers} scores full marks)"),
         Item("risk of bias", _clip(10 - 6 * preprint / max(1, len(inc)) + 2 * multi_source / max(1, len(inc))),
