@@ -31,7 +31,7 @@ ID_KINDS = ("doi", "arxiv", "pmid", "openalex", "s2")
 # OSF, ChemRxiv, Authorea, TechRxiv
 PREPRINT_DOI = re.compile(r"^10\.(48550|1101|21203|2139|20944|31219|31234|26434|22541|36227)/", re.I)
 PREPRINT_TYPES = {"preprint", "posted-content", "repository"}
-TITLE_THRESHOLD = 93.0  # rapidfuzz ratio (0-100) over normalised titles
+TITLE_THRESHOLD = 95.0  # rapidfuzz ratio (0-100) over normalised titles
 MIN_TITLE_CHARS = 20  # shorter titles ("Introduction", "Editorial") are never merged by title alone
 
 
@@ -41,6 +41,30 @@ def normalise_title(title: str) -> str:
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = re.sub(r"<[^>]+>", " ", text)
     return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def _surname(p: Paper) -> str:
+    return normalise_title(p.authors[0]).rsplit(" ", 1)[-1] if p.authors else ""
+
+
+def titles_match(a: Paper, b: Paper, threshold: float = TITLE_THRESHOLD) -> bool:
+    """The title rule: near-identical normalised titles, the same numbers in them ("GPT-3" is not "GPT-4"),
+    years at most one apart (a missing year needs a near-exact title), and matching first-author surnames
+    when both records name authors."""
+    ta, tb = normalise_title(a.title), normalise_title(b.title)
+    if min(len(ta), len(tb)) < MIN_TITLE_CHARS:
+        return False
+    if a.year is not None and b.year is not None:
+        if abs(a.year - b.year) > 1:
+            return False
+    else:
+        threshold = max(threshold, 98.0)
+    if re.findall(r"\d+", ta) != re.findall(r"\d+", tb):
+        return False
+    if fuzz.ratio(ta, tb) < threshold:
+        return False
+    sa, sb = _surname(a), _surname(b)
+    return not (sa and sb and fuzz.ratio(sa, sb) < 80)
 
 
 def is_preprint(p: Paper) -> bool:
@@ -148,14 +172,17 @@ def dedupe(
     for i, p in enumerate(papers):
         if len(titles[i]) < MIN_TITLE_CHARS:
             continue
-        years = [p.year - 1, p.year, p.year + 1] if p.year is not None else [None]
+        years = [p.year - 1, p.year, p.year + 1, None] if p.year is not None else list(by_year)
         threshold = title_threshold if p.year is not None else max(title_threshold, 98.0)
         choices = {j: titles[j] for y in years for j in by_year.get(y, []) if j > i}
-        for _, _, j in process.extract(
-            titles[i], choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-        ):
+        hits = process.extract(titles[i], choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=None)
+        for j in sorted(hit[2] for hit in hits):  # input order: the result does not depend on scores' ties
             ri, rj = uf.find(i), uf.find(j)
-            if ri == rj or _conflict([papers[k] for k in clusters[ri]], [papers[k] for k in clusters[rj]]):
+            if (
+                ri == rj
+                or not titles_match(p, papers[j], title_threshold)
+                or _conflict([papers[k] for k in clusters[ri]], [papers[k] for k in clusters[rj]])
+            ):
                 continue
             uf.union(ri, rj)
             members = clusters.pop(ri, []) + clusters.pop(rj, [])
@@ -230,4 +257,4 @@ def merge_results(
     return papers, stats
 
 
-__all__ = ["dedupe", "merge_results", "normalise_title"]
+__all__ = ["dedupe", "merge_results", "normalise_title", "titles_match"]
