@@ -110,6 +110,21 @@ def _parse_rate(text: str | None, default: tuple[int, float]) -> tuple[int, floa
         return default
 
 
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record with the secret values replaced (urllib3 logs full URLs at DEBUG level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(env_secret(n) for n in SECRET_ENV):
+            record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+_REDACTING = RedactingFilter()
+for _name in ("urllib3.connectionpool", "requests_cache", __name__):
+    if _REDACTING not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_REDACTING)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """Timeouts, retries, back-off and cache behaviour; `from_env()` reads the WORKBENCH_HTTP_* knobs."""
@@ -274,7 +289,8 @@ class HttpClient:
 
         def attempt_once() -> T:
             self._acquire(source)
-            self.network_calls += 1
+            with self._lock:
+                self.network_calls += 1
             try:
                 resp = self.net.send(prepared, timeout=(s.connect_timeout, s.timeout))
             except requests.Timeout as exc:

@@ -10,6 +10,7 @@ the WORKBENCH_HTTP_* knobs so the whole file runs in seconds. No test touches th
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -508,7 +509,8 @@ def _cache_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
 
 
-def test_secrets_are_sent_but_never_stored_or_reported(env, monkeypatch, tmp_path):
+def test_secrets_are_sent_but_never_stored_or_reported(env, monkeypatch, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
     for key, value in SENTINELS.items():
         monkeypatch.setenv(key, value)
     reset_clients()
@@ -525,6 +527,9 @@ def test_secrets_are_sent_but_never_stored_or_reported(env, monkeypatch, tmp_pat
     _, stats = merge_results(results)
     dumped = json.dumps([r.to_dict() for r in results]) + json.dumps(stats, default=str)
     dumped += json.dumps([p.to_dict() for r in results for p in r.records])
+    # our log lines, urllib3's DEBUG URLs included (the replay server's own access log is not ours)
+    dumped += "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug"))
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
     cache = _cache_bytes(tmp_path / "cache")
     assert cache
     for value in SENTINELS.values():
