@@ -601,3 +601,20 @@ def test_counter_sanity(env):
     # every request the adapters made went to the replay server and was routed to a known source
     run_all(limit=5)
     assert "?" not in Counter(s for s, *_ in env.log)
+
+
+def test_year_range_is_sent_to_each_api_and_enforced(env):
+    results = search_all([(n, LIMIT) for n in ONLINE_SOURCES], QUESTION, [QUERY], (2023, 2024))
+    for r in results:
+        assert r.status == "ok"
+        assert all(2023 <= p.year <= 2024 for p in r.records if p.year is not None), r.source
+    first: dict[str, dict] = {}
+    for source, _, args, _ in env.log:
+        first.setdefault(source, args)
+    assert first["openalex"]["filter"] == "from_publication_date:2023-01-01,to_publication_date:2024-12-31"
+    assert first["crossref"]["filter"] == "from-pub-date:2023,until-pub-date:2024"
+    assert first["arxiv"]["search_query"].endswith("AND submittedDate:[202301010000 TO 202412312359]")
+    assert first["semantic_scholar"]["year"] == "2023-2024"
+    assert (first["pubmed"]["mindate"], first["pubmed"]["maxdate"]) == ("2023", "2024")
+    by = {r.source: r for r in results}
+    assert len(by["openalex"].records) == 3  # the 2015 copper paper is dropped

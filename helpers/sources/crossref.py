@@ -15,13 +15,13 @@ from ..records import Paper
 from . import register
 from .web import OnlineSource, Page, YearRange, as_int, clean_text, make_ids, paper_id
 
-SELECT = "DOI,title,abstract,author,issued,published,container-title,type,is-referenced-by-count,URL"
+SELECT = "DOI,title,abstract,author,issued,published-print,published-online,container-title,type,is-referenced-by-count,URL"
 MAX_OFFSET = 10_000  # Crossref refuses deeper offsets (a cursor would be needed)
 _JATS_TITLE = re.compile(r"^\s*<jats:title>\s*abstract\s*</jats:title>", re.I)
 
 
 def _year(item: dict[str, Any]) -> int | None:
-    for key in ("issued", "published", "published-print", "published-online", "created"):
+    for key in ("issued", "published-print", "published-online", "published", "created"):
         parts = (item.get(key) or {}).get("date-parts") or []
         if parts and parts[0] and parts[0][0]:
             return as_int(parts[0][0])

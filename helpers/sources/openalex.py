@@ -75,8 +75,11 @@ class OpenAlexSource(OnlineSource):
     def fetch_page(self, query: str, cursor: Any, size: int, year_range: YearRange) -> Page:
         params: dict[str, Any] = {"search": query, "per-page": size, "cursor": cursor, "select": SELECT}
         lo, hi = year_range
-        if lo or hi:
-            params["filter"] = f"publication_year:{lo or ''}-{hi or ''}"
+        filters = ([f"from_publication_date:{lo}-01-01"] if lo else []) + (
+            [f"to_publication_date:{hi}-12-31"] if hi else []
+        )
+        if filters:
+            params["filter"] = ",".join(filters)
         email = env_secret("WORKBENCH_CONTACT_EMAIL")
         if email:
             params["mailto"] = email
