@@ -8,6 +8,7 @@ does) and turns any fault that survived the HTTP retries into status ``failed`` 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -45,10 +46,10 @@ def parse_json(body: bytes) -> Any:
 
 
 def clean_text(text: Any) -> str:
-    """Markup (JATS, HTML, MathML) stripped and whitespace collapsed."""
+    """Markup (JATS, HTML, MathML) stripped, entities (``&lt;``) decoded, whitespace collapsed."""
     if not text:
         return ""
-    return _SPACE.sub(" ", _TAG.sub(" ", str(text))).strip()
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", str(text)))).strip()
 
 
 def make_ids(**ids: Any) -> dict[str, str]:
