@@ -292,7 +292,9 @@ class HttpClient:
             with self._lock:
                 self.network_calls += 1
             try:
-                resp = self.net.send(prepared, timeout=(s.connect_timeout, s.timeout))
+                # proxies and CA bundle from the environment, as Session.request would apply them
+                env = self.net.merge_environment_settings(prepared.url, {}, None, None, None)
+                resp = self.net.send(prepared, timeout=(s.connect_timeout, s.timeout), **env)
             except requests.Timeout as exc:
                 raise RetryableError(f"timed out after {s.timeout:g} s") from exc
             except requests.RequestException as exc:  # connection refused/reset, truncated transfer, ...

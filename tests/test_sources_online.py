@@ -278,6 +278,7 @@ def env(replay, monkeypatch, tmp_path):
     """All five sources pointed at the replay server, a fresh cache, small timeouts and back-off."""
     replay.reset()
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # a proxy in the environment must not catch the replay
     for name, prefix in PREFIX.items():
         monkeypatch.setenv(f"WORKBENCH_{name.upper()}_URL", replay.base + prefix)
         monkeypatch.setenv(f"WORKBENCH_{name.upper()}_RATE", "1000/1")
