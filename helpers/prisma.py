@@ -14,6 +14,9 @@ class PrismaCounts:
     excluded_reviewer: dict[str, int] = field(default_factory=dict)
     included: int = 0
     failed_sources: dict[str, str | None] = field(default_factory=dict)
+    partial_sources: dict[str, str | None] = field(default_factory=dict)
+    missing_records: int = 0  # records failed/partial sources said they had but did not deliver
+    missing_unknown: list[str] = field(default_factory=list)  # failed sources whose missing count is unknown
 
     @property
     def identified(self) -> int:
@@ -51,7 +54,8 @@ def reason_category(reason: str) -> str:
 
 
 def count(identified_per_source: dict[str, int], duplicates_removed: int, decisions: list[dict],
-          failed_sources: dict[str, str | None] | None = None) -> PrismaCounts:
+          failed_sources: dict[str, str | None] | None = None, partial_sources: dict[str, str | None] | None = None,
+          missing_records: int = 0, missing_unknown: list[str] | None = None) -> PrismaCounts:
     """Build checked counts from per-record decisions (dicts with `decision`, `reason`, `excluded_by`)."""
     auto: Counter[str] = Counter()
     reviewer: Counter[str] = Counter()
@@ -64,7 +68,8 @@ def count(identified_per_source: dict[str, int], duplicates_removed: int, decisi
         else:
             auto[reason_category(d.get("reason", ""))] += 1
     counts = PrismaCounts(dict(identified_per_source), duplicates_removed, dict(auto), dict(reviewer), included,
-                          dict(failed_sources or {}))
+                          dict(failed_sources or {}), dict(partial_sources or {}), missing_records,
+                          list(missing_unknown or []))
     counts.check()
     return counts
 
@@ -88,8 +93,11 @@ def figure(counts: PrismaCounts):
     def arrow(x1, y1, x2, y2):
         ax.annotate("", xy=(x2, y2), xytext=(x1, y1), arrowprops=dict(arrowstyle="->", color="#33506e"))
 
-    src_lines = "\n".join(f"{s}: {n}" + (" (FAILED)" if s in counts.failed_sources else "")
+    src_lines = "\n".join(f"{s}: {n}" + (" (FAILED)" if s in counts.failed_sources else
+                                          " (PARTIAL)" if s in counts.partial_sources else "")
                           for s, n in counts.identified_per_source.items())
+    if counts.missing_records or counts.missing_unknown:
+        src_lines += f"\nnot retrieved: {counts.missing_records}" + (" + unknown" if counts.missing_unknown else "")
     for s in counts.failed_sources:
         if s not in counts.identified_per_source:
             src_lines += f"\n{s}: 0 (FAILED)"

@@ -35,9 +35,11 @@ def _limitations(ctx: dict) -> list[str]:
     p = ctx["prisma"]
     for s, err in (p.get("failed_sources") or {}).items():
         out.append(f"Source {s} failed ({err}); its records are missing from this synthesis.")
-    for s in ctx["search"]["sources"]:
-        if s["status"] == "partial":
-            out.append(f"Source {s['source']} returned only part of its results ({s['error']}).")
+    for s, err in (p.get("partial_sources") or {}).items():
+        out.append(f"Source {s} returned only part of its results ({err}).")
+    if p.get("missing_records") or p.get("missing_unknown"):
+        out.append(f"{p.get('missing_records', 0)} records that sources reported could not be retrieved"
+                   + (f"; the count is unknown for {', '.join(p['missing_unknown'])}" if p.get("missing_unknown") else "") + ".")
     n_inc = p["included"]
     if n_inc < ctx["params"]["min_papers"]:
         out.append(f"Only {n_inc} papers passed screening (minimum {ctx['params']['min_papers']}): the question cannot be answered from this evidence.")

@@ -17,7 +17,7 @@ from .prisma import PrismaCounts, count
 from .query import QueryPlan, build_query_plan
 from .records import Paper
 from .screening import Decision, screen
-from .sources import SourceResult, get_source
+from .sources import SourceResult
 
 
 @dataclass
@@ -50,13 +50,23 @@ class RetrievalResult:
 
 
 def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
-    """Search every source in the params; a source that breaks is reported as failed, never fatal."""
+    """Search every source in the params (online ones concurrently); a source that breaks is reported as
+    failed, never fatal. Results come back in the params' order."""
+    from .sources.local import LocalSource
+    from .sources.online import search_all
+
+    method = None if params.retrieval_method == "default" else params.retrieval_method
+    online = [(s.name, s.limit) for s in params.sources if not s.name.startswith("local:")]
+    by_name = {r.source: r for r in search_all(online, params.question, plan.queries, params.year_range)}
     results = []
     for spec in params.sources:
+        if spec.name in by_name:
+            results.append(by_name[spec.name])
+            continue
         try:
-            src = get_source(spec.name)
+            src = LocalSource(spec.name.split(":", 1)[1], method=method)
             res = src.search(params.question, plan.queries, spec.limit, params.year_range)
-        except (WorkbenchError, KeyError, OSError) as exc:
+        except (WorkbenchError, KeyError, OSError, ValueError) as exc:
             res = SourceResult(spec.name, status="failed", error=str(exc).splitlines()[0])
         results.append(res)
     return results
@@ -83,10 +93,13 @@ def run(params: Params) -> RetrievalResult:
     papers, stats = merge_results(results)
     decisions = screen(papers, params)
     apply_reviewer(decisions, params.slug or "", params.max_papers)
-    prisma = count(stats["identified_per_source"], stats["duplicates_removed"],
+    per_source = stats["per_source"]
+    prisma = count({s: e["records"] for s, e in per_source.items()}, stats["duplicates_removed"],
                    [{"decision": d.decision, "reason": d.reason, "excluded_by": getattr(d, "excluded_by", "")}
                     for d in decisions],
-                   {**stats.get("failed_sources", {})})
+                   {s: per_source[s]["error"] for s in stats["failed_sources"]},
+                   {s: per_source[s]["error"] for s in stats["partial_sources"]},
+                   stats["missing_records"], stats["missing_unknown"])
     return RetrievalResult(plan, results, papers, decisions, prisma, stats)
 
 
