@@ -163,3 +163,36 @@ def test_kill_during_claims_loses_no_decision(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out_root / slug / "report.html").exists()
     assert reviews.latest(slug)[("claim", "C-during")].decision == "accept"
+
+
+def test_review_command_lists_decided_and_pending(run_out, monkeypatch):
+    from typer.testing import CliRunner
+
+    from helpers.cli import app
+
+    params, out = run_out
+    claims = __import__("pandas").read_csv(out / "claims.csv")
+    first = claims.claim_id.iloc[0]
+    reviews.append(params.slug, reviews.ReviewDecision("claim", first, "relabel", "REFUTES", note="misread"))
+    monkeypatch.setenv("WORKBENCH_OUTPUTS_DIR", str(out.parent))
+    (out.parent / params.slug).mkdir(exist_ok=True)
+    import shutil
+
+    shutil.copy(out / "claims.jsonl", out.parent / params.slug / "claims.jsonl")
+    res = CliRunner().invoke(app, ["review", params.slug])
+    assert res.exit_code == 0, res.output
+    assert f"claim\t{first}\trelabel -> REFUTES" in res.output
+    assert f"1 claim and 0 paper decisions; {len(claims) - 1} of {len(claims)} claims pending" in res.output
+    assert first not in [line.split("\t")[1] for line in res.output.splitlines() if line.startswith("pending")]
+
+
+def test_claim_and_paper_ids_are_stable_across_reruns(tmp_path):
+    params = parse_params({**Q, "slug": "stable-ids"})
+    ids = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        retrieval.save(retrieval.run(params), out)
+        claims = pipeline.claims_stage(params, out)
+        papers = __import__("pandas").read_csv(out / "papers.csv")
+        ids.append((list(claims.claim_id), list(papers.id)))
+    assert ids[0] == ids[1] and ids[0][0]
