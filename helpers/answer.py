@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from .records import Paper
+from .screening import facet_hits
 from .verify import Verifier
 
 YES_NO = re.compile(r"^\s*(does|do|did|is|are|was|were|can|could|will|would|should|has|have|had)\b", re.I)
@@ -29,6 +30,7 @@ class Answer:
     papers_by_stance: dict[str, list[str]] = field(default_factory=dict)
     key_claims: list[str] = field(default_factory=list)
     hypothesis: str = ""
+    statements: list[dict] = field(default_factory=list)  # the findings quoted under the answer, with papers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,8 +62,30 @@ def certainty(n_papers: int, min_papers: int, preprint_share: float, inconsisten
     return LEVELS[min(level, 3)], reasons
 
 
+def key_statements(claims: list[dict], facets: list[list[str]], threshold: float, n: int = 4,
+                   stance: dict[str, str] | None = None) -> list[dict]:
+    """The findings to quote under the answer: corroborated first, then those covering more of the question's
+    facets, then by confidence; at most one per paper."""
+    def rank(c: dict) -> tuple:
+        takes_stance = (stance or {}).get(c["claim_id"], "none") != "none"
+        corroborated = c["label"] in ("SUPPORTS", "REFUTES") and float(c["confidence"]) >= threshold
+        hits = sum(facet_hits(c["claim"], facets)) if facets else 0
+        return (not takes_stance, not corroborated, -hits, -float(c["confidence"]))
+
+    out, seen = [], set()
+    for c in sorted(claims, key=rank):
+        if c["paper_id"] in seen:
+            continue
+        seen.add(c["paper_id"])
+        out.append({"claim_id": c["claim_id"], "paper_id": c["paper_id"], "text": c["claim"], "label": c["label"],
+                    "confidence": float(c["confidence"]), "stance": (stance or {}).get(c["claim_id"], "")})
+        if len(out) == n:
+            break
+    return out
+
+
 def answer(question: str, included: list[Paper], relevance: dict[str, float], claims: list[dict],
-           verifier: Verifier, min_papers: int, threshold: float) -> Answer:
+           verifier: Verifier, min_papers: int, threshold: float, facets: list[list[str]] | None = None) -> Answer:
     """Grade the answer from the final claims (after a person's review) of the included papers."""
     kind = "yes-no" if YES_NO.match(question) else "open"
     n = len(included)
@@ -74,6 +98,7 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
                       {"insufficient": n})
     hypothesis = to_hypothesis(question) if kind == "yes-no" else ""
     stance_by_paper: dict[str, list[str]] = {}
+    claim_stance: dict[str, str] = {}
     if kind == "yes-no":
         by_id = {p.id: p for p in included}
         pairs = [(hypothesis, Paper(id=c["claim_id"], title="", abstract=c["claim"], sentences=[c["claim"]]))
@@ -82,6 +107,7 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
         for c, v in zip(claims, verdicts):
             stance = ("yes" if v.label == "SUPPORTS" else "no" if v.label == "REFUTES" else "none") \
                 if v.confidence >= threshold else "none"
+            claim_stance[c["claim_id"]] = stance
             if c["paper_id"] in by_id:
                 stance_by_paper.setdefault(c["paper_id"], []).append(stance)
         paper_stance = {}
@@ -105,8 +131,9 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
             text = (f"{verdict} ({level} certainty): {dist['yes']} papers support it, {dist['no']} contradict it, "
                     f"{dist['mixed']} are mixed, and {dist['none']} take no direct position.")
             status = "answered"
+        statements = key_statements(claims, facets or [], threshold, stance=claim_stance)
         return Answer(status, kind, text, level, reasons, {k: dist.get(k, 0) for k in ("yes", "no", "mixed", "none")},
-                      groups, [c["claim_id"] for c in claims if c["label"] == "SUPPORTS"][:5], hypothesis)
+                      groups, [s["claim_id"] for s in statements], hypothesis, statements)
     # open question: report the strongest corroborated findings
     strong = sorted((c for c in claims if c["label"] in ("SUPPORTS", "REFUTES") and float(c["confidence"]) >= threshold),
                     key=lambda c: -float(c["confidence"]))
@@ -117,10 +144,13 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
         text = (f"The evidence found does not answer this question directly: {n} relevant papers report "
                 f"{len(claims)} findings, but none is corroborated by another paper at confidence >= {threshold:.2f}. "
                 "Their findings are listed below as single-source statements.")
+        statements = key_statements(claims, facets or [], threshold)
         return Answer("no direct answer", kind, text, "very low", reasons + ["no corroborated finding"],
-                      {"corroborated": 0, "single-source": len(claims)}, {}, [c["claim_id"] for c in claims[:5]])
+                      {"corroborated": 0, "single-source": len(claims)}, {}, [s["claim_id"] for s in statements],
+                      statements=statements)
     text = (f"{len(strong)} findings from {len(papers_with)} papers are corroborated by other papers ({level} certainty); "
-            f"the strongest are listed first below. {len(claims) - len(strong)} further findings rest on a single paper.")
+            f"the key findings are quoted below. {len(claims) - len(strong)} further findings rest on a single paper.")
+    statements = key_statements(claims, facets or [], threshold)
     return Answer("answered", kind, text, level, reasons,
                   {"corroborated": len(strong), "single-source": len(claims) - len(strong)},
-                  {"corroborated": sorted(papers_with)}, [c["claim_id"] for c in strong[:5]])
+                  {"corroborated": sorted(papers_with)}, [s["claim_id"] for s in statements], statements=statements)

@@ -78,7 +78,7 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
     verification = json.loads((out_dir / "verification.json").read_text())
     claim_rows = claims.to_dict("records")
     ans = grade_answer(params.question, included, relevance, claim_rows, verifier or load_verifier(),
-                       params.min_papers, params.support_threshold)
+                       params.min_papers, params.support_threshold, params.criteria.include_any)
     keys = references.cite_keys(included)
     by_id = {p.id: p for p in included}
     ref_num = {p.id: i for i, p in enumerate(included, 1)}
@@ -131,6 +131,11 @@ def markdown(ctx: dict) -> str:
     for stance, ids in (a.get("papers_by_stance") or {}).items():
         if ids and stance != "none":
             L.append(f"- {stance}: " + ", ".join(f"[{ctx['ref_num'][i]}]" for i in ids if i in ctx["ref_num"]))
+    if a.get("statements"):
+        L += ["", "Key findings:", ""]
+        for st in a["statements"]:
+            tag = f"{st['label']} {st['confidence']:.2f}" + (f", stance: {st['stance']}" if st.get("stance") else "")
+            L.append(f"- \"{e(st['text'])}\" [{ctx['ref_num'].get(st['paper_id'], '?')}] ({tag})")
     L += ["", "## Abstract", "", e(_abstract(ctx)), "", "## Methods", "",
           "**Sources:** " + "; ".join(f"{s['source']} ({s['status']}, {s['n_records']} records)" for s in ctx["search"]["sources"]), "",
           f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"

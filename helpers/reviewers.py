@@ -13,8 +13,7 @@ from statistics import mean, pstdev
 
 import numpy as np
 
-from .screening import stem
-from .text import content_words
+from .screening import facet_hits
 
 
 @dataclass
@@ -73,21 +72,6 @@ def reviewer(name: str) -> Callable:
     return deco
 
 
-def _facet_hits(text: str, facets: list[list[str]]) -> list[bool]:
-    low = text.lower()
-    stems = {stem(w) for w in content_words(text)}
-    hits = []
-    for group in facets:
-        hit = False
-        for kw in group:
-            kw = kw.lower()
-            if (" " in kw or not kw.isalnum()) and kw in low or stem(kw) in stems:
-                hit = True
-                break
-        hits.append(hit)
-    return hits
-
-
 @reviewer("relevance")
 def relevance_reviewer(s: Synthesis) -> ReviewerReport:
     """Are the included papers and claims about the question?"""
@@ -108,7 +92,7 @@ def relevance_reviewer(s: Synthesis) -> ReviewerReport:
     ]
     ratings = {}
     for c in s.claims:
-        hits = _facet_hits(c["claim"], s.facets) if s.facets else []
+        hits = facet_hits(c["claim"], s.facets) if s.facets else []
         ratings[c["claim_id"]] = _clip(10 * (sum(hits) / len(hits) if hits else 0.5))
     if s.claims:
         on = sum(v >= 5 for v in ratings.values())
@@ -160,9 +144,9 @@ def coverage_reviewer(s: Synthesis) -> ReviewerReport:
     if not s.facets:
         return ReviewerReport("coverage", "facets of the question covered", [Item("facets", 5, "no facets defined in params")])
     names = [g[0] for g in s.facets]
-    paper_cov = [any(h) for h in zip(*[_facet_hits(f"{p['title']} {p.get('abstract', '')}", s.facets)
+    paper_cov = [any(h) for h in zip(*[facet_hits(f"{p['title']} {p.get('abstract', '')}", s.facets)
                                        for p in s.included])] if s.included else [False] * len(names)
-    claim_hits = [_facet_hits(c["claim"], s.facets) for c in s.claims]
+    claim_hits = [facet_hits(c["claim"], s.facets) for c in s.claims]
     claim_cov = [any(h) for h in zip(*claim_hits)] if claim_hits else [False] * len(names)
     joint = [sum(all(h) for h in [x]) for x in claim_hits]
     items = [

@@ -37,6 +37,13 @@ def _phrase_in(phrase: str, text_lower: str, stems: set[str]) -> bool:
     return stem(phrase) in stems
 
 
+def facet_hits(text: str, facets: list[list[str]]) -> list[bool]:
+    """For each keyword group, whether `text` mentions any of its keywords."""
+    low = text.lower()
+    stems = _stems(text)
+    return [any(_phrase_in(k, low, stems) for k in group) for group in facets]
+
+
 @dataclass
 class Decision:
     paper_id: str
