@@ -88,7 +88,7 @@ def extract(papers: list[Paper], params: Params, min_score: float = 0.3) -> list
         scored = []
         for i, sent in enumerate(paper_sentences(paper)):
             n_words = len(sent.split())
-            if n_words < 6 or not sent[-1] in ".!?":  # fragments are never claims
+            if n_words < 6 or sent[-1] not in ".!?":  # fragments are never claims
                 continue
             finding, rel = score_sentence(sent, q_stems, i)
             if finding <= 0:

@@ -14,9 +14,9 @@ import ipywidgets as w
 import pandas as pd
 
 from . import reviews
+from .records import Paper
 from .retrieval import load_records
 from .text import paper_sentences
-from .records import Paper
 
 LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
 QUICK_KEYS = {"a": ("accept", None), "r": ("reject", None), "s": ("relabel", "SUPPORTS"),

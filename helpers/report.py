@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bibtexparser
@@ -94,7 +94,7 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
              "papers_reviewed": sum(1 for (k, _) in decisions if k == "paper")}
     counts = claims["label"].value_counts().to_dict() if len(claims) else {}
     return {
-        "params": params.model_dump(), "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "params": params.model_dump(), "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "answer": ans.to_dict(), "prisma": prisma, "search": search, "review": review, "verification": verification,
         "papers_table": papers_csv, "included": included, "keys": keys, "ref_num": ref_num, "by_id": by_id,
         "claims": claim_rows, "evidence": evidence, "human": human,

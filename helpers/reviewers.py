@@ -148,14 +148,14 @@ def coverage_reviewer(s: Synthesis) -> ReviewerReport:
                                        for p in s.included])] if s.included else [False] * len(names)
     claim_hits = [facet_hits(c["claim"], s.facets) for c in s.claims]
     claim_cov = [any(h) for h in zip(*claim_hits)] if claim_hits else [False] * len(names)
-    joint = [sum(all(h) for h in [x]) for x in claim_hits]
+    joint = [all(h) for h in claim_hits]
     items = [
         Item("facets in included papers", _clip(10 * sum(paper_cov) / len(names)),
              "covered: " + (", ".join(n for n, c in zip(names, paper_cov) if c) or "none")
              + "; missing: " + (", ".join(n for n, c in zip(names, paper_cov) if not c) or "none")),
         Item("facets in claims", _clip(10 * sum(claim_cov) / len(names)),
              "claims speak to: " + (", ".join(n for n, c in zip(names, claim_cov) if c) or "nothing")),
-        Item("claims joining all facets", _clip(10 * sum(joint) / max(1, len(claim_hits)) * 2),
+        Item("claims joining all facets", _clip(20 * sum(joint) / max(1, len(claim_hits))),
              f"{sum(joint)} of {len(claim_hits)} claims address every facet at once (what the question asks about)"),
     ]
     ratings = {c["claim_id"]: _clip(10 * sum(h) / len(h)) for c, h in zip(s.claims, claim_hits)}

@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import config
@@ -55,7 +55,7 @@ def reviews_path(slug: str) -> Path:
 def append(slug: str, decision: ReviewDecision, path: Path | None = None) -> ReviewDecision:
     """Validate and append one decision as a single line, under an exclusive lock, flushed to disk."""
     decision.validate()
-    decision.at = decision.at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    decision.at = decision.at or datetime.now(UTC).isoformat(timespec="seconds")
     decision.reviewer = decision.reviewer or os.environ.get("WORKBENCH_REVIEWER") or getpass.getuser()
     path = path or reviews_path(slug)
     path.parent.mkdir(parents=True, exist_ok=True)
