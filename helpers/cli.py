@@ -40,5 +40,23 @@ def corpus_list() -> None:
         typer.echo(f"{name}\t{path}\t{'built' if store_path(name).exists() else 'not built'}")
 
 
+@eval_app.command("retrieval")
+def eval_retrieval_cmd(
+    beir: Path = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),
+    out: Path = typer.Option(..., "--out", help="TREC run file to write"),
+    top_k: int = typer.Option(100, "--top-k"),
+    method: str = typer.Option(None, "--method", help="bm25 | dense | hybrid | hybrid-prf (default: the best)"),
+    split: str = typer.Option("train", "--split", help="which qrels/<split>.tsv to score against"),
+    no_bm25: bool = typer.Option(False, "--no-bm25", help="skip the BM25 comparison row"),
+) -> None:
+    """Run a retrieval method over a BEIR folder; print nDCG@10, Recall@100, index time and latency."""
+    from .eval_retrieval import eval_retrieval
+
+    try:
+        eval_retrieval(beir, out, top_k=top_k, method=method, split=split, compare_bm25=not no_bm25)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+
+
 if __name__ == "__main__":
     app()

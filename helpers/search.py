@@ -1,16 +1,31 @@
 """Search over a local corpus store: the one entry point the pipeline and `workbench eval` use.
 
-`search(store, query, k, method)` returns `Hit`s best first. Methods are registered by name.
+`search(store, query, k, method)` returns `Hit`s best first. Methods are registered by name:
+- `bm25`: SQLite FTS5 BM25 over title and abstract (title weighted `TITLE_WEIGHT`);
+- `dense`: exact cosine search over cached all-MiniLM-L6-v2 (int8 ONNX) embeddings of "title. abstract";
+- `hybrid`: weighted reciprocal rank fusion of the two;
+- `hybrid-prf`: `hybrid` with RM3-style pseudo-relevance feedback terms added to the BM25 query.
+Fusion functions are pure and tested on hand-checked examples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
 
 from .store import CorpusStore, Hit
 
 SearchFn = Callable[..., list[Hit]]
 METHODS: dict[str, SearchFn] = {}
+
+# Tuned on the tuning part of the BEIR-SciFact train queries (see docs/benchmarks-retrieval.md).
+TITLE_WEIGHT = 1.0
+RRF_K = 60
+DENSE_WEIGHT = 1.0
+DEPTH = 200
 
 
 def register(name: str) -> Callable[[SearchFn], SearchFn]:
@@ -21,13 +36,103 @@ def register(name: str) -> Callable[[SearchFn], SearchFn]:
     return deco
 
 
+# -- fusion (pure) -----------------------------------------------------------------------------
+
+def rrf(rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None) -> list[Hit]:
+    """Weighted reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1.
+
+    Ties are broken by first appearance (earlier ranking, then higher rank), so the result is deterministic.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for w, ranking in zip(weights, rankings, strict=True):
+        for rank, hit in enumerate(ranking, 1):
+            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w / (k + rank)
+    order = sorted(scores, key=lambda d: -scores[d])  # stable sort keeps first-appearance order on ties
+    return [Hit(d, scores[d]) for d in order]
+
+
+def minmax_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -> list[Hit]:
+    """Convex combination of min-max normalised scores (a document missing from a list gets 0 there)."""
+    scores: dict[str, float] = {}
+    for w, ranking in zip(weights, rankings, strict=True):
+        if not ranking:
+            continue
+        vals = np.array([h.score for h in ranking], dtype=float)
+        lo, span = vals.min(), float(np.ptp(vals)) or 1.0
+        for hit in ranking:
+            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w * (hit.score - lo) / span
+    order = sorted(scores, key=lambda d: -scores[d])
+    return [Hit(d, scores[d]) for d in order]
+
+
+# -- per-store resources -----------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def _dense(db_path: Path, name: str):
+    from .dense import DenseIndex
+
+    return DenseIndex.for_store(CorpusStore(db_path, name))
+
+
+@lru_cache(maxsize=8)
+def _years(db_path: Path, name: str) -> np.ndarray:
+    from .dense import row_years
+
+    return row_years(CorpusStore(db_path, name))
+
+
+def dense_index(store: CorpusStore):
+    """The store's DenseIndex (built or loaded once per process)."""
+    return _dense(store.db_path, store.name)
+
+
+def _dense_hits(store: CorpusStore, query: str, k: int, year_range) -> list[Hit]:
+    from .dense import year_mask
+
+    mask = year_mask(_years(store.db_path, store.name), year_range) if year_range else None
+    return dense_index(store).search(query, k=k, allowed=mask)
+
+
+# -- methods -----------------------------------------------------------------------------------
+
 @register("bm25")
 def bm25(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
     """FTS5 BM25 over title and abstract."""
-    return store.search(query, k=k, year_range=kw.get("year_range"))
+    return store.search(query, k=k, weights=(kw.get("title_weight", TITLE_WEIGHT), 1.0),
+                        year_range=kw.get("year_range"))
 
 
-DEFAULT_METHOD = "bm25"
+@register("dense")
+def dense(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Cosine similarity of MiniLM embeddings (exact, over the whole corpus)."""
+    return _dense_hits(store, query, k, kw.get("year_range"))
+
+
+@register("hybrid")
+def hybrid(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Weighted RRF of BM25 and dense rankings, each taken to depth max(k, DEPTH)."""
+    depth = max(k, kw.get("depth", DEPTH))
+    lex = bm25(store, query, k=depth, **kw)
+    den = dense(store, query, k=depth, **kw)
+    fused = rrf([lex, den], k=kw.get("rrf_k", RRF_K), weights=[1.0, kw.get("dense_weight", DENSE_WEIGHT)])
+    return fused[:k]
+
+
+@register("hybrid-prf")
+def hybrid_prf(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """`hybrid` whose BM25 query is expanded with feedback terms from the top BM25 hits (RM3-style)."""
+    from .query import prf_terms
+
+    extra = prf_terms(store, query, n_docs=kw.get("prf_docs", 5), n_terms=kw.get("prf_terms", 10))
+    depth = max(k, kw.get("depth", DEPTH))
+    lex = bm25(store, " ".join([query, *extra]), k=depth, **kw)
+    den = dense(store, query, k=depth, **kw)
+    fused = rrf([lex, den], k=kw.get("rrf_k", RRF_K), weights=[1.0, kw.get("dense_weight", DENSE_WEIGHT)])
+    return fused[:k]
+
+
+DEFAULT_METHOD = "hybrid"
 
 
 def search(store: CorpusStore, query: str, k: int = 100, method: str | None = None, **kw) -> list[Hit]:
