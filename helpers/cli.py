@@ -40,6 +40,59 @@ def corpus_list() -> None:
         typer.echo(f"{name}\t{path}\t{'built' if store_path(name).exists() else 'not built'}")
 
 
+@app.command("run")
+def run_cmd(
+    params_files: list[Path] = typer.Argument(..., help="one or more params/*.yaml files"),
+    out: Path = typer.Option(None, help="output root (default: outputs/)"),
+    archive: bool = typer.Option(False, "--zip", help="also write outputs/<slug>.zip to share"),
+) -> None:
+    """Validate every params file, then run the four notebooks for each into outputs/<slug>/."""
+    from .errors import WorkbenchError
+    from .params import load_params
+    from .runner import run
+
+    try:
+        for f in params_files:  # validate all first: nothing runs if any file is invalid
+            load_params(f)
+    except WorkbenchError as exc:
+        _fail(exc)
+    failed = 0
+    for f in params_files:
+        try:
+            result = run(f, out_root=out, archive=archive)
+        except WorkbenchError as exc:
+            typer.secho(f"error: {f}: {exc}", fg=typer.colors.RED, err=True)
+            failed += 1
+            continue
+        typer.echo(f"{result.slug}: outputs in {result.out_dir} ({result.timings['total']:.1f} s)")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("review")
+def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (default: outputs/)")) -> None:
+    """Show what a person has decided for SLUG and which claims are still pending."""
+    import json
+
+    from . import config, reviews
+
+    decisions = reviews.latest(slug)
+    out_dir = Path(out or config.outputs_dir()) / slug
+    claim_ids: list[str] = []
+    if (out_dir / "claims.jsonl").exists():
+        claim_ids = [json.loads(x)["claim_id"] for x in (out_dir / "claims.jsonl").read_text().splitlines() if x.strip()]
+    typer.echo(f"decisions file: {reviews.reviews_path(slug)}")
+    for (kind, ident), d in sorted(decisions.items()):
+        label = f" -> {d.label}" if d.label else ""
+        typer.echo(f"{kind}\t{ident}\t{d.decision}{label}\t{d.reviewer}\t{d.at}\t{d.note}")
+    pending = [c for c in claim_ids if ("claim", c) not in decisions]
+    n_claims = sum(1 for k, _ in decisions if k == "claim")
+    n_papers = sum(1 for k, _ in decisions if k == "paper")
+    typer.echo(f"{n_claims} claim and {n_papers} paper decisions; {len(pending)} of {len(claim_ids)} claims pending")
+    for c in pending:
+        typer.echo(f"pending\t{c}")
+
+
 @eval_app.command("retrieval")
 def eval_retrieval_cmd(
     beir: Path = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),

@@ -41,7 +41,8 @@ def models_dir() -> Path:
 
 
 def notebooks_dir() -> Path:
-    return REPO_ROOT / "notebooks"
+    """The notebooks `workbench run` executes (`WORKBENCH_NOTEBOOKS_DIR`, default `notebooks/`)."""
+    return _env_path("WORKBENCH_NOTEBOOKS_DIR", REPO_ROOT / "notebooks")
 
 
 # Named corpora known out of the box: name -> path relative to the data root.

@@ -30,7 +30,7 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="`local:<corpus>` (e.g. local:arxiv-cs) or openalex, crossref, arxiv, semantic_scholar, pubmed")
-    limit: int = Field(100, ge=1, le=2000, description="most records to take from this source")
+    limit: int = Field(200, ge=1, le=2000, description="most records to take from this source")
 
     @field_validator("name")
     @classmethod
@@ -51,6 +51,7 @@ class Criteria(BaseModel):
     )
     exclude_any: list[str] = Field(default_factory=list, description="a paper matching any of these is excluded")
     min_relevance: float = Field(0.35, ge=0, le=1, description="relevance threshold (0-1) below which a paper is excluded")
+    exclude_surveys: bool = Field(True, description="exclude surveys and reviews (secondary sources)")
 
 
 class Params(BaseModel):
@@ -131,6 +132,15 @@ def parse_params(data: Any, path: str = "<params>") -> Params:
             if ": " in msg and loc == "<root>":
                 loc, msg = msg.split(": ", 1)
         raise ParamsError(path, loc, msg) from None
+
+
+def default_params_file() -> Path:
+    """The params file notebooks use when run without parameters (`WORKBENCH_PARAMS`, else the example)."""
+    import os
+
+    from .config import REPO_ROOT
+
+    return Path(os.environ.get("WORKBENCH_PARAMS") or REPO_ROOT / "params" / "example.yaml")
 
 
 def load_params(path: str | Path) -> Params:

@@ -51,3 +51,8 @@ def split_sentences(text: str) -> list[str]:
         else:
             merged.append(sent)
     return merged
+
+
+def paper_sentences(paper) -> list[str]:
+    """A paper's abstract as sentences: the source's own split when it gives one, else pysbd."""
+    return list(paper.sentences) if getattr(paper, "sentences", None) else split_sentences(paper.abstract)

