@@ -31,6 +31,28 @@ def corpus_add(name: str, path: Path) -> None:
     typer.echo(f"{name}: {len(store)} documents indexed at {store.db_path}")
 
 
+@corpus_app.command("embed")
+def corpus_embed(
+    name: str,
+    max_tokens: int = typer.Option(None, help="tokens of title+abstract embedded (default 256)"),
+) -> None:
+    """Embed a corpus once for dense/hybrid search (cached; only new or changed documents are embedded)."""
+    import time
+
+    from .dense import DenseIndex
+    from .errors import WorkbenchError
+    from .store import open_corpus
+
+    try:
+        store = open_corpus(name)
+    except WorkbenchError as exc:
+        _fail(exc)
+    t0 = time.perf_counter()
+    index = DenseIndex.for_store(store, max_length=max_tokens)
+    typer.echo(f"{name}: {len(index.doc_ids)} documents embedded ({index.max_length} tokens) "
+               f"in {time.perf_counter() - t0:.1f} s")
+
+
 @corpus_app.command("list")
 def corpus_list() -> None:
     """List known corpora and whether their index is built."""

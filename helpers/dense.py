@@ -59,6 +59,16 @@ def cached_max_length(store: CorpusStore) -> int | None:
     return lengths[0] if lengths else None
 
 
+def cache_paths(store: CorpusStore, max_length: int) -> dict[str, Path]:
+    base = store.db_path.parent / f"{store.name}.minilm-int8-t{max_length}"
+    return {k: Path(f"{base}.{k}.npy") for k in ("emb", "keys", "partial-emb", "partial-keys")}
+
+
+def has_complete_cache(store: CorpusStore) -> bool:
+    """True when some complete embedding cache exists for this store (it may still lack changed docs)."""
+    return cached_max_length(store) is not None
+
+
 def row_years(store: CorpusStore) -> np.ndarray:
     """Publication year per row (0 where unknown), for filtering dense hits by a year range."""
     con = sqlite3.connect(f"file:{store.db_path}?mode=ro", uri=True)
@@ -102,8 +112,7 @@ class DenseIndex:
                   embedder: Embedder | None = None) -> DenseIndex:
         """Load the store's embeddings, embedding only documents whose text has no cached vector."""
         max_length = max_length or cached_max_length(store) or default_max_length()
-        base = store.db_path.parent / f"{store.name}.minilm-int8-t{max_length}"
-        paths = {k: Path(f"{base}.{k}.npy") for k in ("emb", "keys", "partial-emb", "partial-keys")}
+        paths = cache_paths(store, max_length)
         texts, doc_ids = store.texts(), store.doc_ids()
         keys = [text_key(t) for t in texts]
         pool = _load_pool(paths["emb"], paths["keys"])

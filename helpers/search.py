@@ -10,6 +10,8 @@ Fusion functions are pure and tested on hand-checked examples.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -68,11 +70,23 @@ def minmax_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -
 
 # -- per-store resources -----------------------------------------------------------------------
 
+AUTO_EMBED_MAX = 20_000  # larger corpora are embedded explicitly: `workbench corpus embed NAME`
+
+
+def auto_embed_max() -> int:
+    return int(os.environ.get("WORKBENCH_AUTO_EMBED_MAX", AUTO_EMBED_MAX))
+
+
 @lru_cache(maxsize=8)
 def _dense(db_path: Path, name: str):
-    from .dense import DenseIndex
+    from .dense import DenseIndex, has_complete_cache
 
-    return DenseIndex.for_store(CorpusStore(db_path, name))
+    store = CorpusStore(db_path, name)
+    if len(store) > auto_embed_max() and not has_complete_cache(store):
+        warnings.warn(f"corpus '{name}' has no embedding cache and is too large to embed on the fly; "
+                      f"using BM25 only (run `workbench corpus embed {name}` once)", stacklevel=3)
+        return None
+    return DenseIndex.for_store(store)
 
 
 @lru_cache(maxsize=8)
@@ -83,15 +97,18 @@ def _years(db_path: Path, name: str) -> np.ndarray:
 
 
 def dense_index(store: CorpusStore):
-    """The store's DenseIndex (built or loaded once per process)."""
+    """The store's DenseIndex (built or loaded once per process), or None if it is not available."""
     return _dense(store.db_path, store.name)
 
 
 def _dense_hits(store: CorpusStore, query: str, k: int, year_range) -> list[Hit]:
     from .dense import year_mask
 
+    index = dense_index(store)
+    if index is None:
+        return []
     mask = year_mask(_years(store.db_path, store.name), year_range) if year_range else None
-    return dense_index(store).search(query, k=k, allowed=mask)
+    return index.search(query, k=k, allowed=mask)
 
 
 # -- methods -----------------------------------------------------------------------------------
