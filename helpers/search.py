@@ -3,8 +3,12 @@
 `search(store, query, k, method)` returns `Hit`s best first. Methods are registered by name:
 - `bm25`: SQLite FTS5 BM25 over title and abstract (title weighted `TITLE_WEIGHT`);
 - `dense`: exact cosine search over cached all-MiniLM-L6-v2 (int8 ONNX) embeddings of "title. abstract";
-- `hybrid`: weighted reciprocal rank fusion of the two;
+- `hybrid` (default): convex combination of min-max normalised BM25 (title weight 3) and dense scores,
+  each list taken to depth 200, dense weight 0.4;
+- `hybrid-rrf`: weighted reciprocal rank fusion of the same two lists (k=10);
 - `hybrid-prf`: `hybrid` with RM3-style pseudo-relevance feedback terms added to the BM25 query.
+Settings were chosen on the tuning part (70%) of the BEIR-SciFact train queries; see
+docs/benchmarks-retrieval.md for the validation part.
 Fusion functions are pure and tested on hand-checked examples.
 """
 
@@ -24,9 +28,9 @@ SearchFn = Callable[..., list[Hit]]
 METHODS: dict[str, SearchFn] = {}
 
 # Tuned on the tuning part of the BEIR-SciFact train queries (see docs/benchmarks-retrieval.md).
-TITLE_WEIGHT = 1.0
-RRF_K = 60
-DENSE_WEIGHT = 1.0
+HYBRID_TITLE_WEIGHT = 3.0  # FTS5 bm25() column weight of the title inside hybrid (plain `bm25` keeps 1.0)
+DENSE_ALPHA = 0.4  # weight of the dense list in the min-max convex combination
+RRF_K = 10
 DEPTH = 200
 
 
@@ -61,9 +65,10 @@ def minmax_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -
         if not ranking:
             continue
         vals = np.array([h.score for h in ranking], dtype=float)
-        lo, span = vals.min(), float(np.ptp(vals)) or 1.0
+        lo, span = vals.min(), float(np.ptp(vals))
         for hit in ranking:
-            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w * (hit.score - lo) / span
+            norm = (hit.score - lo) / span if span > 0 else 1.0
+            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w * norm
     order = sorted(scores, key=lambda d: -scores[d])
     return [Hit(d, scores[d]) for d in order]
 
@@ -115,9 +120,8 @@ def _dense_hits(store: CorpusStore, query: str, k: int, year_range) -> list[Hit]
 
 @register("bm25")
 def bm25(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
-    """FTS5 BM25 over title and abstract."""
-    return store.search(query, k=k, weights=(kw.get("title_weight", TITLE_WEIGHT), 1.0),
-                        year_range=kw.get("year_range"))
+    """FTS5 BM25 over title and abstract (equal column weights unless `title_weight` is given)."""
+    return store.search(query, k=k, weights=(kw.get("title_weight", 1.0), 1.0), year_range=kw.get("year_range"))
 
 
 @register("dense")
@@ -126,14 +130,27 @@ def dense(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
     return _dense_hits(store, query, k, kw.get("year_range"))
 
 
+def _lists(store: CorpusStore, lexical_query: str, query: str, k: int, kw: dict) -> tuple[list[Hit], list[Hit]]:
+    depth = max(k, kw.get("depth", DEPTH))
+    year_range = kw.get("year_range")
+    lex = bm25(store, lexical_query, k=depth, title_weight=kw.get("title_weight", HYBRID_TITLE_WEIGHT),
+               year_range=year_range)
+    return lex, dense(store, query, k=depth, year_range=year_range)
+
+
 @register("hybrid")
 def hybrid(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
-    """Weighted RRF of BM25 and dense rankings, each taken to depth max(k, DEPTH)."""
-    depth = max(k, kw.get("depth", DEPTH))
-    lex = bm25(store, query, k=depth, **kw)
-    den = dense(store, query, k=depth, **kw)
-    fused = rrf([lex, den], k=kw.get("rrf_k", RRF_K), weights=[1.0, kw.get("dense_weight", DENSE_WEIGHT)])
-    return fused[:k]
+    """Min-max normalised BM25 and dense scores, combined with weights (1 - alpha, alpha)."""
+    lex, den = _lists(store, query, query, k, kw)
+    alpha = kw.get("alpha", DENSE_ALPHA)
+    return minmax_fusion([lex, den], [1 - alpha, alpha])[:k]
+
+
+@register("hybrid-rrf")
+def hybrid_rrf(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Reciprocal rank fusion of the BM25 and dense lists."""
+    lex, den = _lists(store, query, query, k, kw)
+    return rrf([lex, den], k=kw.get("rrf_k", RRF_K))[:k]
 
 
 @register("hybrid-prf")
@@ -142,11 +159,9 @@ def hybrid_prf(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
     from .query import prf_terms
 
     extra = prf_terms(store, query, n_docs=kw.get("prf_docs", 5), n_terms=kw.get("prf_terms", 10))
-    depth = max(k, kw.get("depth", DEPTH))
-    lex = bm25(store, " ".join([query, *extra]), k=depth, **kw)
-    den = dense(store, query, k=depth, **kw)
-    fused = rrf([lex, den], k=kw.get("rrf_k", RRF_K), weights=[1.0, kw.get("dense_weight", DENSE_WEIGHT)])
-    return fused[:k]
+    lex, den = _lists(store, " ".join([query, *extra]), query, k, kw)
+    alpha = kw.get("alpha", DENSE_ALPHA)
+    return minmax_fusion([lex, den], [1 - alpha, alpha])[:k]
 
 
 DEFAULT_METHOD = "hybrid"

@@ -49,6 +49,8 @@ def test_minmax_fusion_hand_checked():
     assert [h.doc_id for h in fused] == ["y", "x", "z"]
     assert fused[0].score == pytest.approx(0.75)
     assert fused[1].score == pytest.approx(0.5)
+    # a list whose scores are all equal counts every hit as best, not worst
+    assert minmax_fusion([[Hit("x", 3.0)], []], [0.6, 0.4])[0].score == pytest.approx(0.6)
 
 
 # -- metrics --------------------------------------------------------------------------------------
