@@ -6,10 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from helpers import config
 from helpers import search as S
 from helpers.eval_retrieval import beir_store, evaluate, is_validation, load_beir
 
-BEIR = Path("/work/shared/data/beir-scifact")
+BEIR = config.data_root() / "beir-scifact"
+TUNE = config.cache_dir() / "tune"
 
 
 def ranked(store, queries, fn, k=200):
@@ -49,8 +51,8 @@ def main(what: str) -> None:
         qv = index.embedder.encode([beir.queries[q] for q in qids], batch_size=64)
         dense = {q: index.search_vector(qv[i], k=200) for i, q in enumerate(qids)}
         lex = {tw: {q: S.bm25(store, beir.queries[q], k=200, title_weight=tw) for q in qids} for tw in (1.0, 3.0)}
-        Path("/work/cache/tune").mkdir(exist_ok=True)
-        pickle.dump({"dense": dense, "lex": lex, "qv": qv, "qids": qids}, open("/work/cache/tune/rankings.pkl", "wb"))
+        TUNE.mkdir(exist_ok=True)
+        pickle.dump({"dense": dense, "lex": lex, "qv": qv, "qids": qids}, open(TUNE / "rankings.pkl", "wb"))
 
         def as_run(r):
             return {q: [(h.doc_id.removeprefix(prefix), h.score) for h in hs[:100]] for q, hs in r.items()}
@@ -70,7 +72,7 @@ def main(what: str) -> None:
 
         from helpers.embed import normalise
 
-        d = pickle.load(open("/work/cache/tune/rankings.pkl", "rb"))
+        d = pickle.load(open(TUNE / "rankings.pkl", "rb"))
         index = S.dense_index(store)
         row = {doc: i for i, doc in enumerate(index.doc_ids)}
         prefix = f"{store.name}:"
