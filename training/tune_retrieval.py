@@ -4,7 +4,6 @@ never used for choosing). Usage: python training/tune_retrieval.py [bm25|fusion]
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from helpers import config
 from helpers import search as S
