@@ -69,15 +69,30 @@ def facets(question: str) -> list[str]:
     return out
 
 
+# Tokens of LaTeX markup and URLs that leak into arXiv abstracts; never useful as expansion terms.
+MARKUP = frozenset("textbf textit texttt mathrm mathbf mathcal emph cite url http https www github com html".split())
+
+
 @lru_cache(maxsize=8)
 def _doc_freq(db_path: Path, name: str) -> tuple[Counter, int]:
+    """Document frequency of every content word, cached in `<store>.df.json` (rebuilt with the store)."""
+    import json
+
+    from .atomic import write_text
     from .store import CorpusStore
 
     store = CorpusStore(db_path, name)
+    key = store.meta().get("fingerprint", "")
+    cache = db_path.with_name(f"{db_path.stem}.df.json")
+    if cache.exists():
+        data = json.loads(cache.read_text())
+        if data.get("fingerprint") == key:
+            return Counter(data["df"]), data["n"]
     df: Counter = Counter()
     texts = store.texts()
     for text in texts:
         df.update(set(content_words(text)))
+    write_text(cache, json.dumps({"fingerprint": key, "n": len(texts), "df": df}))
     return df, len(texts)
 
 
@@ -97,21 +112,25 @@ def rm3_weights(docs: list[str], doc_scores: list[float], df: Counter, n_docs: i
 
 
 def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10,
-              max_df: float = 0.1) -> list[str]:
-    """Feedback terms for `query` from its top BM25 hits (terms already in the query, numbers and
-    very common terms excluded)."""
-    hits = store.search(query, k=n_docs)
+              max_df: float = 0.1, method: str = "bm25") -> list[str]:
+    """Feedback terms for `query` from its top `n_docs` hits by `method` (terms already in the query,
+    numbers, markup, rare (df < 3) and very common (df > max_df) terms excluded)."""
+    from .search import search
+
+    hits = search(store, query, k=n_docs, method=method)
     if not hits:
         return []
     df, n = _doc_freq(store.db_path, store.name)
-    papers = store.get([h.doc_id for h in hits])
-    texts = [f"{p.title}. {p.abstract}" for p in papers]
-    scores = [h.score for h in hits if h.doc_id in {p.id for p in papers}]
+    papers = {p.id: p for p in store.get([h.doc_id for h in hits])}
+    kept = [h for h in hits if h.doc_id in papers]
+    texts = [f"{papers[h.doc_id].title}. {papers[h.doc_id].abstract}" for h in kept]
+    scores = [max(h.score, 1e-6) for h in kept]
     weights = rm3_weights(texts, scores, df, n)
     seen = set(content_words(query))
     out = []
     for term, _ in weights.most_common():
-        if term in seen or term.isdigit() or df.get(term, 0) > max_df * n or df.get(term, 0) < 2:
+        if (term in seen or term in MARKUP or not any(c.isalpha() for c in term)
+                or not 3 <= df.get(term, 0) <= max_df * n):
             continue
         out.append(term)
         if len(out) >= n_terms:
