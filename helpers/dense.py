@@ -162,5 +162,13 @@ class DenseIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [Hit(self.doc_ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
 
+    def similarity(self, query: str, doc_ids: list[str]) -> list[float]:
+        """Cosine similarity of `query` to each of `doc_ids` (0.0 for ids not in the index)."""
+        if not hasattr(self, "_row"):
+            self._row = {d: i for i, d in enumerate(self.doc_ids)}
+        qvec = self.embedder.encode([query])[0]
+        rows = [self._row.get(d) for d in doc_ids]
+        return [float(self.vectors[r] @ qvec) if r is not None else 0.0 for r in rows]
+
     def search(self, query: str, k: int = 100, allowed: np.ndarray | None = None) -> list[Hit]:
         return self.search_vector(self.embedder.encode([query])[0], k, allowed)

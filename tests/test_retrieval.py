@@ -206,3 +206,16 @@ def test_eval_retrieval_command_end_to_end(tmp_path, monkeypatch):
         assert int(rank) == len(run[qid])
     # with 8 queries over 30-odd documents every method should find most judged documents
     assert evaluate(run, beir.qrels)["R@100"] > 0.8
+
+
+def test_local_source_pools_facets_expansion_and_question():
+    from helpers.sources.local import LocalSource
+
+    q = "Does sparse mixture-of-experts routing improve inference throughput without hurting accuracy?"
+    plan = build_query_plan(q)
+    res = LocalSource("fixture").search(q, plan.queries, limit=10)
+    assert res.status == "ok" and len(res.records) == 10
+    assert res.queries[: len(plan.queries)] == plan.queries and res.queries[-1] == q
+    assert len(res.queries) == len(plan.queries) + 2  # + PRF-expanded main query + dense question query
+    titles = [p.title.lower() for p in res.records[:5]]
+    assert sum("expert" in t or "moe" in t for t in titles) >= 4, titles
