@@ -31,7 +31,8 @@ def default_max_length() -> int:
 
 
 def text_key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    """16-byte digest of the embedded text (trailing NULs stripped, as numpy's "S16" round trip does)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest().rstrip(b"\0")
 
 
 def _save(path: Path, arr: np.ndarray) -> None:
@@ -115,10 +116,11 @@ class DenseIndex:
         paths = cache_paths(store, max_length)
         texts, doc_ids = store.texts(), store.doc_ids()
         keys = [text_key(t) for t in texts]
+        if paths["emb"].exists() and paths["keys"].exists():  # fast path: cache matches row for row
+            cached_keys = np.load(paths["keys"])
+            if len(cached_keys) == len(keys) and np.array_equal(cached_keys, np.array(keys, dtype="S16")):
+                return cls(doc_ids, np.load(paths["emb"]), embedder, max_length)
         pool = _load_pool(paths["emb"], paths["keys"])
-        if pool and len(pool) == len(keys) and all(k in pool for k in keys):
-            vectors = np.stack([pool[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
-            return cls(doc_ids, vectors, embedder, max_length)
         pool.update(_load_pool(paths["partial-emb"], paths["partial-keys"]))
         missing = sorted({k: i for i, k in enumerate(keys) if k not in pool}.values(), key=lambda i: len(texts[i]))
         if missing:

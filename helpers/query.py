@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .text import content_words
 
 if TYPE_CHECKING:
-    from .store import CorpusStore
+    from .store import CorpusStore, Hit
 
 _FACET_SPLIT = re.compile(
     r"\b(?:and|versus|vs\.?|without|while|when|with|between|on|in terms of|compared to|whether)\b|[,;:?()]",
@@ -111,13 +111,10 @@ def rm3_weights(docs: list[str], doc_scores: list[float], df: Counter, n_docs: i
     return weights
 
 
-def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10,
-              max_df: float = 0.1, method: str = "bm25") -> list[str]:
-    """Feedback terms for `query` from its top `n_docs` hits by `method` (terms already in the query,
-    numbers, markup, rare (df < 3) and very common (df > max_df) terms excluded)."""
-    from .search import search
-
-    hits = search(store, query, k=n_docs, method=method)
+def feedback_terms(store: CorpusStore, hits: list[Hit], exclude: str, n_terms: int = 10,
+                   max_df: float = 0.1) -> list[str]:
+    """RM3-style expansion terms from feedback documents `hits` (terms of `exclude`, numbers, markup,
+    rare (df < 3) and very common (df > max_df) terms left out)."""
     if not hits:
         return []
     df, n = _doc_freq(store.db_path, store.name)
@@ -126,7 +123,7 @@ def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10
     texts = [f"{papers[h.doc_id].title}. {papers[h.doc_id].abstract}" for h in kept]
     scores = [max(h.score, 1e-6) for h in kept]
     weights = rm3_weights(texts, scores, df, n)
-    seen = set(content_words(query))
+    seen = set(content_words(exclude))
     out = []
     for term, _ in weights.most_common():
         if (term in seen or term in MARKUP or not any(c.isalpha() for c in term)
@@ -136,6 +133,14 @@ def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10
         if len(out) >= n_terms:
             break
     return out
+
+
+def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10,
+              max_df: float = 0.1, method: str = "bm25") -> list[str]:
+    """Feedback terms for `query` from its top `n_docs` hits by `method`."""
+    from .search import search
+
+    return feedback_terms(store, search(store, query, k=n_docs, method=method), query, n_terms, max_df)
 
 
 def build_query_plan(question: str, extra_terms: list[str] | None = None,
