@@ -31,6 +31,28 @@ def corpus_add(name: str, path: Path) -> None:
     typer.echo(f"{name}: {len(store)} documents indexed at {store.db_path}")
 
 
+@corpus_app.command("embed")
+def corpus_embed(
+    name: str,
+    max_tokens: int = typer.Option(None, help="tokens of title+abstract embedded (default 256)"),
+) -> None:
+    """Embed a corpus once for dense/hybrid search (cached; only new or changed documents are embedded)."""
+    import time
+
+    from .dense import DenseIndex
+    from .errors import WorkbenchError
+    from .store import open_corpus
+
+    try:
+        store = open_corpus(name)
+    except WorkbenchError as exc:
+        _fail(exc)
+    t0 = time.perf_counter()
+    index = DenseIndex.for_store(store, max_length=max_tokens)
+    typer.echo(f"{name}: {len(index.doc_ids)} documents embedded ({index.max_length} tokens) "
+               f"in {time.perf_counter() - t0:.1f} s")
+
+
 @corpus_app.command("list")
 def corpus_list() -> None:
     """List known corpora and whether their index is built."""
@@ -91,6 +113,24 @@ def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (defa
     typer.echo(f"{n_claims} claim and {n_papers} paper decisions; {len(pending)} of {len(claim_ids)} claims pending")
     for c in pending:
         typer.echo(f"pending\t{c}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval_cmd(
+    beir: Path = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),
+    out: Path = typer.Option(..., "--out", help="TREC run file to write"),
+    top_k: int = typer.Option(100, "--top-k"),
+    method: str = typer.Option(None, "--method", help="bm25 | dense | hybrid | hybrid-prf (default: the best)"),
+    split: str = typer.Option("train", "--split", help="which qrels/<split>.tsv to score against"),
+    no_bm25: bool = typer.Option(False, "--no-bm25", help="skip the BM25 comparison row"),
+) -> None:
+    """Run a retrieval method over a BEIR folder; print nDCG@10, Recall@100, index time and latency."""
+    from .eval_retrieval import eval_retrieval
+
+    try:
+        eval_retrieval(beir, out, top_k=top_k, method=method, split=split, compare_bm25=not no_bm25)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
 
 
 if __name__ == "__main__":
