@@ -16,7 +16,7 @@ from .params import Params
 from .prisma import PrismaCounts, count
 from .query import QueryPlan, build_query_plan
 from .records import Paper
-from .screening import Decision, screen
+from .screening import Decision, screen, semantic_similarity
 from .sources import SourceResult
 
 
@@ -91,7 +91,8 @@ def run(params: Params) -> RetrievalResult:
     plan = build_query_plan(params.question, params.extra_terms)
     results = gather(params, plan)
     papers, stats = merge_results(results)
-    decisions = screen(papers, params)
+    semantic = semantic_similarity(params.question, [p for p in papers if p.abstract])
+    decisions = screen(papers, params, semantic)
     apply_reviewer(decisions, params.slug or "", params.max_papers)
     per_source = stats["per_source"]
     prisma = count({s: e["records"] for s, e in per_source.items()}, stats["duplicates_removed"],

@@ -44,6 +44,31 @@ def facet_hits(text: str, facets: list[list[str]]) -> list[bool]:
     return [any(_phrase_in(k, low, stems) for k in group) for group in facets]
 
 
+BOILERPLATE = re.compile(
+    r"[^.]*\b(code|data|dataset|models?|weights|implementation|project page)s?\b[^.]*\b(is|are|will be|has been|have been)"
+    r"\s+(made\s+)?(publicly\s+|freely\s+|open[- ]?sourced?\s+)?(available|released|open[- ]sourced)[^.]*\.?"
+    r"|[^.]*https?://\S+[^.]*\.?",
+    re.I,
+)
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop availability statements ("Code is available at ...") and URLs, which say nothing about the topic."""
+    return BOILERPLATE.sub(" ", text or "")
+
+
+def semantic_similarity(question: str, papers: list[Paper]) -> dict[str, float]:
+    """Cosine similarity of each paper ("title. abstract", 64 word pieces, as the arXiv index) to the question."""
+    if not papers:
+        return {}
+    from .embed import get_embedder
+
+    emb = get_embedder(64)
+    q = emb.encode([question])[0]
+    docs = emb.encode([f"{p.title}. {p.abstract}" for p in papers], batch_size=32)
+    return {p.id: float(v) for p, v in zip(papers, docs @ q)}
+
+
 @dataclass
 class Decision:
     paper_id: str
@@ -61,13 +86,14 @@ def relevance(paper: Paper, params: Params, semantic: float | None = None) -> tu
     inclusion-keyword groups matched, and (when given) the dense cosine similarity to the question.
     """
     q_stems = {stem(w) for w in content_words(params.question) if w not in QUESTION_FILLER}
-    title_stems, body_stems = _stems(paper.title), _stems(paper.abstract)
+    abstract = strip_boilerplate(paper.abstract)
+    title_stems, body_stems = _stems(paper.title), _stems(abstract)
     if q_stems:
         coverage = (2 * len(q_stems & title_stems) + len(q_stems & body_stems)) / (3 * len(q_stems))
         coverage = min(1.0, coverage * 1.6)  # a relevant abstract rarely uses every word of the question
     else:
         coverage = 0.0
-    text_lower = f"{paper.title} {paper.abstract}".lower()
+    text_lower = f"{paper.title} {abstract}".lower()
     all_stems = title_stems | body_stems
     groups = params.criteria.include_any
     matched = sum(any(_phrase_in(k, text_lower, all_stems) for k in g) for g in groups)
@@ -88,7 +114,7 @@ def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | Non
     for p in papers:
         score, matched = relevance(p, params, (semantic or {}).get(p.id))
         d = Decision(p.id, score, "excluded", matched_groups=matched)
-        text_lower = f"{p.title} {p.abstract}".lower()
+        text_lower = f"{p.title} {strip_boilerplate(p.abstract)}".lower()
         bad = next((k for k in crit.exclude_any if k.lower() in text_lower), None)
         if not p.abstract.strip():
             d.reason = "no abstract available"
