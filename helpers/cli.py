@@ -120,7 +120,7 @@ def eval_retrieval_cmd(
     beir: Path = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),
     out: Path = typer.Option(..., "--out", help="TREC run file to write"),
     top_k: int = typer.Option(100, "--top-k"),
-    method: str = typer.Option(None, "--method", help="bm25 | dense | hybrid | hybrid-prf (default: the best)"),
+    method: str = typer.Option(None, "--method", help="bm25 | dense | hybrid | hybrid-rrf | hybrid-prf (default: hybrid)"),
     split: str = typer.Option("train", "--split", help="which qrels/<split>.tsv to score against"),
     no_bm25: bool = typer.Option(False, "--no-bm25", help="skip the BM25 comparison row"),
 ) -> None:

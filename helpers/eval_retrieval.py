@@ -163,7 +163,10 @@ def eval_retrieval(folder: Path, out: Path, top_k: int = 100, method: str | None
     store, store_s = beir_store(beir, progress=progress)
     index_s = {"store": store_s}
     if method != "bm25":
+        from .dense import DenseIndex
+
         t0 = time.perf_counter()
+        DenseIndex.for_store(store, progress=progress)  # embeds what is not cached, whatever the corpus size
         dense_index(store)
         index_s["dense"] = time.perf_counter() - t0
     methods = [method] + (["bm25"] if compare_bm25 and method != "bm25" else [])
