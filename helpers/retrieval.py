@@ -87,8 +87,25 @@ def apply_reviewer(decisions: list[Decision], slug: str, max_papers: int) -> Non
             d.decision, d.reason = "included", f"included by reviewer{': ' + dec.note if dec.note else ''}"
 
 
-def run(params: Params) -> RetrievalResult:
+def criteria_query(params: Params) -> str | None:
+    """One query joining the inclusion groups (two keywords each): the facets the question needs together."""
+    groups = params.criteria.include_any
+    if len(groups) < 2:
+        return None
+    return " ".join(k for g in groups for k in g[:2])
+
+
+def plan_queries(params: Params) -> QueryPlan:
+    """The question's query plan plus the criteria query and the params' own extra queries."""
     plan = build_query_plan(params.question, params.extra_terms)
+    for q in [criteria_query(params), *params.extra_queries]:
+        if q and q not in plan.facets:
+            plan.facets.append(q)
+    return plan
+
+
+def run(params: Params) -> RetrievalResult:
+    plan = plan_queries(params)
     results = gather(params, plan)
     papers, stats = merge_results(results)
     semantic = semantic_similarity(params.question, [p for p in papers if p.abstract])

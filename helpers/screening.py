@@ -13,8 +13,14 @@ from .query import QUESTION_FILLER
 from .records import Paper
 from .text import content_words
 
-SURVEY_TITLE = re.compile(r"\b(survey|review|overview|tutorial|position paper|perspective|roadmap)\b", re.I)
-SURVEY_ABSTRACT = re.compile(r"\b(this|we|our) (survey|systematic review|literature review|review)\b|\bwe survey\b", re.I)
+SURVEY_TITLE = re.compile(
+    r"\bsurvey\b|\b(systematic|literature|scoping|comprehensive|critical|narrative) review\b|\ba review\b|"
+    r"\breview of\b|\btutorial\b|\bposition paper\b|\boverview of\b|\bmeta-analysis\b",
+    re.I,
+)
+SURVEY_ABSTRACT = re.compile(
+    r"\b(this|our) (survey|systematic review|literature review|review|meta-analysis)\b|\bwe (survey|review)\b", re.I
+)
 
 
 def stem(word: str) -> str:
