@@ -18,6 +18,8 @@ $(BIN)/workbench: pyproject.toml
 setup: $(BIN)/workbench
 
 demo: setup
+	# once per corpus version: the dense index of the arXiv corpus (resumable; skipped when cached)
+	$(BIN)/workbench corpus embed arxiv-cs --max-tokens 64
 	$(BIN)/workbench run $(QUESTIONS)
 
 test: setup

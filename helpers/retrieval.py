@@ -31,8 +31,9 @@ class RetrievalResult:
 
     @property
     def included(self) -> list[Paper]:
-        inc = {d.paper_id for d in self.decisions if d.decision == "included"}
-        return [p for p in self.papers if p.id in inc]
+        """Included papers, most relevant first."""
+        rel = {d.paper_id: d.relevance for d in self.decisions if d.decision == "included"}
+        return sorted((p for p in self.papers if p.id in rel), key=lambda p: -rel[p.id])
 
     def table(self) -> pd.DataFrame:
         """One row per screened record (the content of papers.csv)."""
@@ -128,7 +129,7 @@ def save(result: RetrievalResult, out_dir: Path) -> None:
     decision_by_id = {d.paper_id: d for d in result.decisions}
     write_text(out_dir / "papers.csv", result.table().to_csv(index=False))
     lines = []
-    for p in result.papers:
+    for p in sorted(result.papers, key=lambda p: -decision_by_id[p.id].relevance):
         d = decision_by_id[p.id]
         lines.append(json.dumps({**p.to_dict(), "decision": d.decision, "relevance": d.relevance,
                                  "exclusion_reason": d.reason}, ensure_ascii=False))
