@@ -93,13 +93,16 @@ def score(run: Run, claims: list[dict], has_gold: bool) -> dict:
     if has_gold:
         m["abstract"] = abstract_level(run.predictions, claims)
         m["sentence"] = sentence_level(run.predictions, claims)
-        conf, ok = [], []
+        conf, ok, decided = [], [], []
         for c, rows in zip(claims, run.verdicts):
             for doc, v in rows:
                 conf.append(v.confidence)
                 ok.append(v.label == gold_label(c, doc))
-        m["ece"] = expected_calibration_error(conf, ok)
-        m["abstracts_checked"] = len(conf)
+                decided.append(v.label != "NOT ENOUGH INFO")
+        m["ece"] = expected_calibration_error(conf, ok)  # over every checked abstract, NEI verdicts included
+        sel = [i for i, d in enumerate(decided) if d]  # over SUPPORTS/REFUTES verdicts only (stricter)
+        m["ece_decided"] = expected_calibration_error([conf[i] for i in sel], [ok[i] for i in sel])
+        m["abstracts_checked"], m["abstracts_decided"] = len(conf), len(sel)
     run.metrics = m
     return m
 
@@ -129,7 +132,7 @@ def evaluate(corpus: Path, claims_path: Path, verifiers: list[Verifier], top_k: 
 def report(runs: list[Run], setting: str) -> str:
     """A plain-text table of the runs' metrics."""
     lines = [f"setting: {setting}"]
-    head = f"{'verifier':<18}{'abs label F1':>13}{'P':>7}{'R':>7}{'abs +rat F1':>12}{'sent F1':>9}{'sent+lab F1':>12}{'ECE':>7}{'claims/s':>10}"
+    head = f"{'verifier':<18}{'abs label F1':>13}{'P':>7}{'R':>7}{'abs +rat F1':>12}{'sent F1':>9}{'sent+lab F1':>12}{'ECE':>7}{'ECE dec':>8}{'claims/s':>10}"
     lines.append(head)
     for r in runs:
         m = r.metrics
@@ -138,7 +141,12 @@ def report(runs: list[Run], setting: str) -> str:
             lines.append(f"{r.name:<18}{a['label_only']['f1']:>13.3f}{a['label_only']['precision']:>7.3f}"
                          f"{a['label_only']['recall']:>7.3f}{a['label_rationale']['f1']:>12.3f}"
                          f"{s['selection_only']['f1']:>9.3f}{s['selection_label']['f1']:>12.3f}{m['ece']:>7.3f}"
-                         f"{m['claims_per_s']:>10}")
+                         f"{m['ece_decided']:>8.3f}{m['claims_per_s']:>10}")
         else:
-            lines.append(f"{r.name:<18}{'(no gold evidence)':>13}{'':>53}{m['claims_per_s']:>10}")
+            lines.append(f"{r.name:<18}{'(no gold evidence)':>13}{'':>61}{m['claims_per_s']:>10}")
+    if runs:
+        m = runs[0].metrics
+        lines.append(f"{m['claims']} claims, {m.get('abstracts_checked', '?')} abstracts checked; claims/s = verification only "
+                     f"(retrieval took {m['retrieval_seconds']} s). ECE: 10 bins over every checked abstract; "
+                     "'ECE dec' over SUPPORTS/REFUTES verdicts only.")
     return "\n".join(lines)
