@@ -71,7 +71,7 @@ def test_supported_and_unrelated(verifier, claims, papers) -> None:
         assert v.confidence == pytest.approx(v.probs[v.label])
 
 
-@pytest.mark.xfail(reason="known limitation: the shipped model almost never predicts REFUTES (MODEL_CARD.md)", strict=False)
+@pytest.mark.xfail(reason="known limitation: SUPPORTS vs REFUTES is near chance for the shipped model (MODEL_CARD.md)", strict=False)
 def test_refuted(verifier, claims, papers) -> None:
     assert verifier.verify(claims[250]["claim"], papers[CDCA_DOC]).label == "REFUTES"
 
