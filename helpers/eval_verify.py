@@ -67,12 +67,12 @@ class Run:
 
 def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]]) -> Run:
     """Verify every (claim, candidate abstract) pair in one batched call; SciFact-format predictions."""
-    pairs = [(c["claim"], p) for c, ps in zip(claims, papers) for p in ps]
+    pairs = [(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps]
     t0 = time.perf_counter()
     flat = verifier.verify_many(pairs)
     seconds = time.perf_counter() - t0
     preds, per_claim, i = [], [], 0
-    for c, ps in zip(claims, papers):
+    for c, ps in zip(claims, papers, strict=True):
         evidence, rows = {}, []
         for p in ps:
             v = flat[i]
@@ -94,7 +94,7 @@ def score(run: Run, claims: list[dict], has_gold: bool) -> dict:
         m["abstract"] = abstract_level(run.predictions, claims)
         m["sentence"] = sentence_level(run.predictions, claims)
         conf, ok, decided = [], [], []
-        for c, rows in zip(claims, run.verdicts):
+        for c, rows in zip(claims, run.verdicts, strict=True):
             for doc, v in rows:
                 conf.append(v.confidence)
                 ok.append(v.label == gold_label(c, doc))

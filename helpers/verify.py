@@ -130,7 +130,7 @@ def abstract_probs(sent_probs: np.ndarray, cal: Calibration) -> np.ndarray:
 def decide(sent_probs: np.ndarray, sentences: list[str], cal: Calibration, method: str = "") -> Verdict:
     """Abstract verdict from sentence probabilities: rationale selection, label, abstention."""
     probs = abstract_probs(sent_probs, cal)
-    prob_map = dict(zip(LABELS, map(float, probs)))
+    prob_map = dict(zip(LABELS, map(float, probs), strict=True))
     k = int(np.argmax(probs[:2]))
     best = float(sent_probs[:, k].max()) if len(sent_probs) else 0.0
     if probs[k] < cal.evidence_threshold or best < cal.rationale_threshold:  # weak evidence: abstain
@@ -158,7 +158,7 @@ class NliVerifier:
         from .nli import softmax
 
         sents = [abstract_sentences(p) for _, p in pairs]
-        flat = [(claim, s) for (claim, _), ss in zip(pairs, sents) for s in ss]
+        flat = [(claim, s) for (claim, _), ss in zip(pairs, sents, strict=True) for s in ss]
         probs = softmax(self.encoder.logits(flat), self.calibration.temperature)
         out, start = [], 0
         for ss in sents:

@@ -15,7 +15,15 @@ import pytest
 from helpers import config
 from helpers.errors import ModelError
 from helpers.records import Paper
-from helpers.verify import Calibration, LexicalVerifier, NliVerifier, corroborate, decide, load_verifier, tally
+from helpers.verify import (
+    Calibration,
+    LexicalVerifier,
+    NliVerifier,
+    corroborate,
+    decide,
+    load_verifier,
+    tally,
+)
 
 SCIFACT = config.data_root() / "scifact"
 pytestmark = pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="shared SciFact data not present")

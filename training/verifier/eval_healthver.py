@@ -35,7 +35,7 @@ def main() -> None:
         result[verifier.name] = {
             "accuracy": round(accuracy_score(gold, pred), 3),
             "macro_f1": round(f1_score(gold, pred, average="macro"), 3),
-            "ece": round(expected_calibration_error([v.confidence for v in verdicts], [p == g for p, g in zip(pred, gold)]), 3),
+            "ece": round(expected_calibration_error([v.confidence for v in verdicts], [p == g for p, g in zip(pred, gold, strict=True)]), 3),
             "pairs_per_s": round(len(pairs) / secs, 1)}
     print(json.dumps(result, indent=1))
 
