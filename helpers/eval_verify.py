@@ -89,7 +89,8 @@ def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper
 def score(run: Run, claims: list[dict], has_gold: bool) -> dict:
     """SciFact metrics (when gold is present), ECE over every checked abstract, claims/s."""
     m: dict = {"claims": len(claims), "seconds": round(run.seconds, 2),
-               "claims_per_s": round(len(claims) / run.seconds, 1) if run.seconds else None}
+               "claims_per_s": round(len(claims) / run.seconds, 1) if run.seconds else None,
+               "abstracts_checked": sum(len(rows) for rows in run.verdicts)}
     if has_gold:
         m["abstract"] = abstract_level(run.predictions, claims)
         m["sentence"] = sentence_level(run.predictions, claims)
@@ -102,7 +103,7 @@ def score(run: Run, claims: list[dict], has_gold: bool) -> dict:
         m["ece"] = expected_calibration_error(conf, ok)  # over every checked abstract, NEI verdicts included
         sel = [i for i, d in enumerate(decided) if d]  # over SUPPORTS/REFUTES verdicts only (stricter)
         m["ece_decided"] = expected_calibration_error([conf[i] for i in sel], [ok[i] for i in sel])
-        m["abstracts_checked"], m["abstracts_decided"] = len(conf), len(sel)
+        m["abstracts_decided"] = len(sel)
     run.metrics = m
     return m
 
