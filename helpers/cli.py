@@ -133,5 +133,28 @@ def eval_retrieval_cmd(
         _fail(exc)
 
 
+@eval_app.command("verify")
+def eval_verify(
+    corpus: Path = typer.Option(..., help="SciFact-format corpus.jsonl"),
+    claims: Path = typer.Option(..., help="SciFact-format claims JSONL (gold evidence optional)"),
+    out: Path = typer.Option(..., help="where to write SciFact-format predictions"),
+    oracle: bool = typer.Option(False, help="check the claims' cited_doc_ids instead of retrieving"),
+    top_k: int = typer.Option(3, help="abstracts retrieved per claim"),
+    baseline: bool = typer.Option(True, help="also run the lexical baseline on the same abstracts"),
+) -> None:
+    """Verify claims against their abstracts; print SciFact metrics, ECE and speed."""
+    from .errors import WorkbenchError
+    from .eval_verify import evaluate, report
+    from .verify import LexicalVerifier, load_verifier
+
+    try:
+        verifiers = [load_verifier()] + ([LexicalVerifier()] if baseline else [])
+        runs = evaluate(corpus, claims, verifiers, top_k=top_k, oracle=oracle, out=out)
+    except WorkbenchError as exc:
+        _fail(exc)
+    typer.echo(report(runs, "oracle (cited_doc_ids)" if oracle else f"open (retrieval top-{top_k})"))
+    typer.echo(f"predictions: {out}")
+
+
 if __name__ == "__main__":
     app()

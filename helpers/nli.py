@@ -1,0 +1,73 @@
+"""The shipped claim–sentence cross-encoder: int8 ONNX MiniLM scoring (claim, sentence) pairs as
+SUPPORTS / REFUTES / NOT ENOUGH INFO. Runs on onnxruntime + tokenizers only (no torch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .errors import ModelError
+
+NLI_LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
+MAX_LEN = 128
+
+
+def model_dir() -> Path:
+    """Folder holding model.onnx, tokenizer.json and calibration.json."""
+    return config.models_dir() / "verifier"
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class CrossEncoder:
+    """Batched logits for (claim, sentence) pairs from the ONNX model."""
+
+    def __init__(self, folder: Path | None = None, threads: int = 0) -> None:
+        folder = Path(folder or model_dir())
+        onnx_path, tok_path = folder / "model.onnx", folder / "tokenizer.json"
+        for path in (onnx_path, tok_path):
+            if not path.exists():
+                raise ModelError(f"{path}: verifier model file missing (train it: see training/verifier/README.md)")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            opts = ort.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            self.tokenizer = Tokenizer.from_file(str(tok_path))
+        except Exception as exc:  # a corrupt or incompatible file: one clear line
+            raise ModelError(f"{folder}: cannot load verifier model: {exc}") from exc
+        self.tokenizer.enable_truncation(max_length=MAX_LEN, strategy="longest_first")
+        self.tokenizer.no_padding()
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def logits(self, pairs: list[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
+        """Logits (n, 3) for the pairs; batches sorted by length to keep padding small."""
+        out = np.zeros((len(pairs), len(NLI_LABELS)), dtype=np.float32)
+        if not pairs:
+            return out
+        encs = self.tokenizer.encode_batch([(c, s) for c, s in pairs])
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            types = np.zeros_like(ids)
+            for row, i in enumerate(idx):
+                e = encs[i]
+                n = len(e.ids)
+                ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            out[idx] = self.session.run(["logits"], {k: v for k, v in feed.items() if k in self._inputs})[0]
+        return out

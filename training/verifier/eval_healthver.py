@@ -1,0 +1,44 @@
+"""Pair-level evaluation on the held-out HealthVer dev claims (30% of claims, never trained on).
+
+    WORKBENCH_CACHE_DIR=/work/cache python -m training.verifier.eval_healthver --data /work/cache/verifier-data
+Each evidence passage is treated as a one-abstract candidate; reports accuracy, macro-F1 and ECE for the
+trained verifier and the lexical baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from sklearn.metrics import accuracy_score, f1_score
+
+from helpers.records import Paper
+from helpers.verify import LABELS, LexicalVerifier, load_verifier
+from helpers.verify_metrics import expected_calibration_error
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True)
+    args = ap.parse_args()
+    rows = [json.loads(line) for line in open(args.data / "healthver_heldout.jsonl", encoding="utf-8")]
+    pairs = [(r["claim"], Paper(id=f"healthver:{i}", title="", abstract=r["sentence"])) for i, r in enumerate(rows)]
+    gold = [LABELS[r["label"]] for r in rows]
+    result = {"pairs": len(rows), "claims": len({r["claim"] for r in rows})}
+    for verifier in (load_verifier(), LexicalVerifier()):
+        t0 = time.perf_counter()
+        verdicts = verifier.verify_many(pairs)
+        secs = time.perf_counter() - t0
+        pred = [v.label for v in verdicts]
+        result[verifier.name] = {
+            "accuracy": round(accuracy_score(gold, pred), 3),
+            "macro_f1": round(f1_score(gold, pred, average="macro"), 3),
+            "ece": round(expected_calibration_error([v.confidence for v in verdicts], [p == g for p, g in zip(pred, gold, strict=True)]), 3),
+            "pairs_per_s": round(len(pairs) / secs, 1)}
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
