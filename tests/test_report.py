@@ -27,11 +27,13 @@ def evil_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(local.LocalSource, "search", search)
     params = parse_params({"question": "Does speculative decoding speed up LLM inference without quality loss?",
-                           "slug": "evil", "sources": ["local:fixture"], "min_papers": 2, "max_papers": 6,
+                           "slug": "evil", "sources": ["local:fixture"], "min_papers": 2, "max_papers": 60,
                            "criteria": {"include_any": [["speculative decoding", "draft model"],
                                                         ["speedup", "faster", "latency"]]}})
     out = tmp_path / "evil"
-    retrieval.save(retrieval.run(params), out)
+    result = retrieval.run(params)
+    assert EVIL in [p.title for p in result.included], "the hostile record must reach the report"
+    retrieval.save(result, out)
     pipeline.claims_stage(params, out)
     pipeline.scoring_stage(params, out)
     report.report_stage(params, out)
