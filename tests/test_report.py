@@ -13,9 +13,9 @@ from helpers.records import Paper
 EVIL = 'Speculative decoding <script>alert(1)</script><img src=x onerror="alert(2)"> draft model speedup'
 
 
-@pytest.fixture()
-def evil_run(tmp_path, monkeypatch):
-    """A run whose top paper carries a hostile title, injected through the source."""
+@pytest.fixture(scope="module")
+def evil_run(tmp_path_factory):
+    """A run whose top paper carries a hostile title, injected through the source (built once per module)."""
     from helpers.sources import local
 
     orig = local.LocalSource.search
@@ -25,7 +25,13 @@ def evil_run(tmp_path, monkeypatch):
         res.records[0].title = EVIL
         return res
 
-    monkeypatch.setattr(local.LocalSource, "search", search)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(local.LocalSource, "search", search)
+        built = _evil_outputs(tmp_path_factory.mktemp("evil"))
+    return built
+
+
+def _evil_outputs(tmp_path):
     params = parse_params({"question": "Does speculative decoding speed up LLM inference without quality loss?",
                            "slug": "evil", "sources": ["local:fixture"], "min_papers": 2, "max_papers": 60,
                            "criteria": {"include_any": [["speculative decoding", "draft model"],
