@@ -114,7 +114,7 @@ def score_figure(result: dict):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    rows = [(r["reviewer"], i["name"], i["score"]) for r in result["reviewers"] for i in r["items"]]
+    rows = [(r["reviewer"], i["name"], i["score"]) for r in result["reviewers"] for i in r["items"] if i["score"] is not None]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.4))
     colors = plt.cm.tab10.colors
     names = [r["reviewer"] for r in result["reviewers"]]

@@ -165,7 +165,8 @@ def markdown(ctx: dict) -> str:
           "| Reviewer | Item | Score | Reason |", "|---|---|---|---|"]
     for r in rv["reviewers"]:
         for it in r["items"]:
-            L.append(f"| {r['reviewer']} ({r['score']:.1f}) | {e(it['name'])} | {it['score']:.1f} | {e(it['reason'])} |")
+            score = "n/a" if it["score"] is None else f"{it['score']:.1f}"
+            L.append(f"| {r['reviewer']} ({r['score']:.1f}, weight {r.get('weight', 1)}) | {e(it['name'])} | {score} | {e(it['reason'])} |")
     L += ["", "## Claims", "", "| # | Claim | Paper | Label | Confidence | Evidence |", "|---|---|---|---|---|---|"]
     for i, c in enumerate(ctx["claims"], 1):
         label = c["label"] + (" (set by reviewer; verifier: " + c["verifier_label"] + ")" if c.get("label_source") == "reviewer" else "")

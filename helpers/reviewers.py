@@ -19,8 +19,9 @@ from .screening import facet_hits
 @dataclass
 class Item:
     name: str
-    score: float  # 0-10
+    score: float | None  # 0-10; None when the item cannot be assessed on this run (left out of the mean)
     reason: str
+    weight: float = 1.0
 
 
 @dataclass
@@ -32,7 +33,10 @@ class ReviewerReport:
 
     @property
     def score(self) -> float:
-        return round(mean(i.score for i in self.items), 2) if self.items else 0.0
+        """Weighted mean of the assessable items."""
+        rated = [i for i in self.items if i.score is not None]
+        total = sum(i.weight for i in rated)
+        return round(sum(i.score * i.weight for i in rated) / total, 2) if total else 0.0
 
     def to_dict(self) -> dict:
         return {"reviewer": self.reviewer, "rubric": self.rubric, "score": self.score,
@@ -119,10 +123,11 @@ def evidence_reviewer(s: Synthesis) -> ReviewerReport:
     multi_source = sum(1 for p in inc if len(str(p.get("source", "")).split(";")) > 1)
     items = [
         Item("corroboration", _clip(10 * len(decided) / len(claims)),
-             f"{len(decided)} of {len(claims)} claims are supported or refuted by another paper at confidence >= {s.support_threshold:.2f}"),
-        Item("consistency", _clip(10 - 20 * len(contradicted) / len(decided)) if len(decided) >= 2 else 5.0,
+             f"{len(decided)} of {len(claims)} claims are supported or refuted by another paper at confidence >= {s.support_threshold:.2f}",
+             weight=2.0),
+        Item("consistency", _clip(10 - 20 * len(contradicted) / len(decided)) if len(decided) >= 2 else None,
              f"{len(contradicted)} of {len(decided)} corroborated claims have both supporting and contradicting papers"
-             if len(decided) >= 2 else f"only {len(decided)} corroborated claim(s): consistency cannot be judged (neutral 5)"),
+             if len(decided) >= 2 else f"only {len(decided)} corroborated claim(s): consistency cannot be judged (not scored)"),
         Item("precision", _clip(10 * min(len(inc), 3 * s.min_papers) / (3 * s.min_papers)),
              f"{len(inc)} included papers ({3 * s.min_papers} scores full marks)"),
         Item("risk of bias", _clip(10 - 6 * preprint / max(1, len(inc)) + 2 * multi_source / max(1, len(inc))),
@@ -206,19 +211,25 @@ def krippendorff_alpha(reports: list[ReviewerReport]) -> float | None:
         return None
 
 
+# The evidence reviewer weighs double: a synthesis is only as good as the support for its findings (GRADE).
+REVIEWER_WEIGHTS = {"evidence": 2.0}
+
+
 def review(s: Synthesis, names: list[str] | None = None) -> dict:
     """Run every reviewer independently and summarise: per reviewer, overall, spread, agreement."""
     reports = [REVIEWERS[n](s) for n in (names or list(REVIEWERS))]
     scores = [r.score for r in reports]
+    weights = [REVIEWER_WEIGHTS.get(r.reviewer, 1.0) for r in reports]
     alpha = krippendorff_alpha(reports)
     return {
-        "reviewers": [r.to_dict() for r in reports],
-        "overall": round(mean(scores), 2) if scores else 0.0,
+        "reviewers": [{**r.to_dict(), "weight": w} for r, w in zip(reports, weights)],
+        "overall": round(sum(x * w for x, w in zip(scores, weights)) / sum(weights), 2) if scores else 0.0,
         "spread": {"min": min(scores), "max": max(scores), "sd": round(pstdev(scores), 2)} if scores else {},
         "agreement": {"krippendorff_alpha": alpha, "level": "interval", "units": "claims",
                       "reading": ("reliable (>= 0.8)" if alpha is not None and alpha >= 0.8 else
                                   "tentative (>= 0.667)" if alpha is not None and alpha >= 0.667 else
                                   "low (< 0.667): reviewers disagree on which claims are strong" if alpha is not None
                                   else "undefined (fewer than 2 claims)")},
-        "scale": "0-10 per item; reviewer score = mean of its items; overall = mean of reviewers",
+        "scale": ("0-10 per item; reviewer score = weighted mean of its assessable items (evidence: corroboration x2); "
+                  "overall = weighted mean of reviewers (evidence x2, others x1)"),
     }

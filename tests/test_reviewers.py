@@ -75,8 +75,12 @@ def test_every_item_has_a_reason_and_bounded_score(on_topic):
     assert len(res["reviewers"]) >= 4
     for r in res["reviewers"]:
         for it in r["items"]:
-            assert 0 <= it["score"] <= 10 and it["reason"] and "\n" not in it["reason"]
+            assert it["reason"] and "\n" not in it["reason"]
+            assert (it["score"] is None and "cannot be judged" in it["reason"]) or 0 <= it["score"] <= 10
     assert res["spread"]["min"] <= res["overall"] <= res["spread"]["max"]
+    weighted = sum(r["score"] * r["weight"] for r in res["reviewers"]) / sum(r["weight"] for r in res["reviewers"])
+    assert res["overall"] == pytest.approx(weighted, abs=0.01)
+    assert {r["reviewer"]: r["weight"] for r in res["reviewers"]}["evidence"] == 2.0
 
 
 def test_krippendorff_alpha_against_hand_computed_values():
