@@ -134,7 +134,9 @@ def markdown(ctx: dict) -> str:
     if a.get("statements"):
         L += ["", "Key findings:", ""]
         for st in a["statements"]:
-            tag = f"{st['label']} {st['confidence']:.2f}" + (f", stance: {st['stance']}" if st.get("stance") else "")
+            tag = (f"{st['label']} by another paper, {st['confidence']:.2f}" if st["label"] != "NOT ENOUGH INFO"
+                   else "single source: no other retrieved paper corroborates it")
+            tag += f", stance: {st['stance']}" if st.get("stance") else ""
             L.append(f"- \"{e(st['text'])}\" [{ctx['ref_num'].get(st['paper_id'], '?')}] ({tag})")
     L += ["", "## Abstract", "", e(_abstract(ctx)), "", "## Methods", "",
           "**Sources:** " + "; ".join(f"{s['source']} ({s['status']}, {s['n_records']} records)" for s in ctx["search"]["sources"]), "",
