@@ -8,7 +8,7 @@
 - `hybrid-rrf`: weighted reciprocal rank fusion of the same two lists (k=10);
 - `hybrid-prf`: `hybrid` with RM3-style pseudo-relevance feedback terms added to the BM25 query.
 Settings were chosen on the tuning part (70%) of the BEIR-SciFact train queries; see
-docs/benchmarks-retrieval.md for the validation part.
+docs/benchmarks.md (Retrieval) for the validation part.
 Fusion functions are pure and tested on hand-checked examples.
 """
 
@@ -27,7 +27,7 @@ from .store import CorpusStore, Hit
 SearchFn = Callable[..., list[Hit]]
 METHODS: dict[str, SearchFn] = {}
 
-# Tuned on the tuning part of the BEIR-SciFact train queries (see docs/benchmarks-retrieval.md).
+# Tuned on the tuning part of the BEIR-SciFact train queries (see docs/benchmarks.md (Retrieval)).
 HYBRID_TITLE_WEIGHT = 3.0  # FTS5 bm25() column weight of the title inside hybrid (plain `bm25` keeps 1.0)
 DENSE_ALPHA = 0.4  # weight of the dense list in the min-max convex combination
 RRF_K = 10
