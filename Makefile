@@ -19,7 +19,7 @@ setup: $(BIN)/workbench
 
 demo: setup
 	# once per corpus version: the dense index of the arXiv corpus (resumable; skipped when cached)
-	$(BIN)/workbench corpus embed arxiv-cs --max-tokens 64
+	WORKBENCH_ORT_THREADS=$${WORKBENCH_ORT_THREADS:-2} $(BIN)/workbench corpus embed arxiv-cs --max-tokens 64
 	$(BIN)/workbench run $(QUESTIONS)
 
 test: setup

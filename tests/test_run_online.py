@@ -54,6 +54,11 @@ def test_five_sources_run_counts_cache_and_secrets(env, online_params, tmp_path,
     assert len(papers) == prisma["screened"] and prisma["failed_sources"] == {}
     assert any(";" in s for s in papers.source)  # some records were found by several sources and merged
     assert consistency_problems(out) == []
+    import zipfile
+
+    archive = out_root / "online-chemistry-agents.zip"
+    names = zipfile.ZipFile(archive).namelist()
+    assert "online-chemistry-agents/report.html" in names and "online-chemistry-agents/references.bib" in names
     # no secret anywhere under outputs/ (files, rendered notebooks, the shareable zip)
     blob = _all_bytes(out_root)
     for value in SENTINELS.values():
