@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import ModelError
 from .records import Paper
-from .text import content_words, split_sentences
+from .text import content_words, paper_sentences
 
 LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
 NEGATION = frozenset("not no never neither nor without fails fail failed cannot unable lack lacks decrease "
@@ -47,11 +47,6 @@ class Verifier(Protocol):
     def verify_many(self, pairs: list[tuple[str, Paper]]) -> list[Verdict]: ...
 
 
-def abstract_sentences(paper: Paper) -> list[str]:
-    """The abstract's sentences: the source's own split when given, else pysbd."""
-    return list(paper.sentences) if paper.sentences else split_sentences(paper.abstract)
-
-
 class LexicalVerifier:
     """Baseline: word overlap picks the rationale; a negation mismatch flips to REFUTES. Uncalibrated."""
 
@@ -62,7 +57,7 @@ class LexicalVerifier:
 
     def verify(self, claim: str, paper: Paper) -> Verdict:
         claim_words = set(content_words(claim))
-        sents = abstract_sentences(paper)
+        sents = paper_sentences(paper)
         best_i, best = -1, 0.0
         for i, s in enumerate(sents):
             overlap = len(claim_words & set(content_words(s))) / max(1, len(claim_words))
@@ -157,7 +152,7 @@ class NliVerifier:
         """Per pair: temperature-scaled (n_sentences, 3) probabilities and the sentences, in one batched pass."""
         from .nli import softmax
 
-        sents = [abstract_sentences(p) for _, p in pairs]
+        sents = [paper_sentences(p) for _, p in pairs]
         flat = [(claim, s) for (claim, _), ss in zip(pairs, sents, strict=True) for s in ss]
         probs = softmax(self.encoder.logits(flat), self.calibration.temperature)
         out, start = [], 0

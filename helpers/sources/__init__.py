@@ -19,12 +19,7 @@ def register(name: str) -> Callable[[Callable[[str], Source]], Callable[[str], S
 
 def get_source(spec: str) -> Source:
     """Instantiate the source named by `spec` (`local:<corpus>` or a registered online source)."""
-    from . import local  # noqa: F401  (registers "local")
-
-    try:
-        from . import online  # noqa: F401  (registers the online sources, once they exist)
-    except ImportError:
-        pass
+    from . import local, online  # noqa: F401  (each registers its sources)
     kind = "local" if spec.startswith("local:") else spec
     if kind not in _FACTORIES:
         raise KeyError(f"unknown source '{spec}' (known: local:<corpus>, {', '.join(sorted(k for k in _FACTORIES if k != 'local'))})")
