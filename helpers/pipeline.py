@@ -89,8 +89,7 @@ def synthesis(params: Params, out_dir: Path) -> Synthesis:
     papers = [{**r, "source": src.get(r["id"], r.get("source", ""))} for r in recs]
     claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False).to_dict("records")
     prisma = json.loads((out_dir / "prisma.json").read_text())
-    facets = params.criteria.include_any or [[w] for w in (params.question.split()[:0])]
-    return Synthesis(params.question, facets, params.min_papers, params.support_threshold, papers, claims,
+    return Synthesis(params.question, params.criteria.include_any, params.min_papers, params.support_threshold, papers, claims,
                      prisma, prisma.get("failed_sources", {}))
 
 

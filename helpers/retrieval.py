@@ -73,7 +73,7 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
     return results
 
 
-def apply_reviewer(decisions: list[Decision], slug: str, max_papers: int) -> None:
+def apply_reviewer(decisions: list[Decision], slug: str) -> None:
     """A person's paper decisions override the automation: excluded papers leave with their reason."""
     latest = reviews.latest(slug)
     for d in decisions:
@@ -111,7 +111,7 @@ def run(params: Params) -> RetrievalResult:
     papers, stats = merge_results(results)
     semantic = semantic_similarity(params.question, [p for p in papers if p.abstract])
     decisions = screen(papers, params, semantic)
-    apply_reviewer(decisions, params.slug or "", params.max_papers)
+    apply_reviewer(decisions, params.slug or "")
     per_source = stats["per_source"]
     prisma = count({s: e["records"] for s, e in per_source.items()}, stats["duplicates_removed"],
                    [{"decision": d.decision, "reason": d.reason, "excluded_by": getattr(d, "excluded_by", "")}

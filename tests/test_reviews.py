@@ -111,9 +111,9 @@ def test_rerun_honours_reject_relabel_and_exclusion(run_out):
     rejected, relabelled = claims0.claim_id.iloc[0], claims0.claim_id.iloc[1]
     reviews.append(params.slug, reviews.ReviewDecision("claim", rejected, "reject", note="not a finding"))
     reviews.append(params.slug, reviews.ReviewDecision("claim", relabelled, "relabel", "REFUTES"))
-    excluded_paper = target_claims.paper_id.iloc[-1] if len(target_claims) else None
-    if excluded_paper:
-        reviews.append(params.slug, reviews.ReviewDecision("paper", excluded_paper, "exclude", note="wrong population"))
+    assert len(target_claims), "the fixture run must yield claims from at least two papers"
+    excluded_paper = target_claims.paper_id.iloc[-1]
+    reviews.append(params.slug, reviews.ReviewDecision("paper", excluded_paper, "exclude", note="wrong population"))
     retrieval.save(retrieval.run(params), out)
     claims = pipeline.claims_stage(params, out)
     pipeline.scoring_stage(params, out)
@@ -124,9 +124,8 @@ def test_rerun_honours_reject_relabel_and_exclusion(run_out):
     md = (out / "report.md").read_text()
     assert "set by reviewer" in md and "A person reviewed 2 claims (1 rejected, 1 relabelled)" in md
     prisma = json.loads((out / "prisma.json").read_text())
-    if excluded_paper:
-        assert excluded_paper not in set(claims.paper_id)
-        assert prisma["excluded_reviewer"] == {"excluded by reviewer: wrong population": 1}
+    assert excluded_paper not in set(claims.paper_id)
+    assert prisma["excluded_reviewer"] == {"excluded by reviewer: wrong population": 1}
     assert report.consistency_problems(out) == []
 
 
