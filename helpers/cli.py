@@ -139,7 +139,7 @@ def eval_verify(
     claims: Path = typer.Option(..., help="SciFact-format claims JSONL (gold evidence optional)"),
     out: Path = typer.Option(..., help="where to write SciFact-format predictions"),
     oracle: bool = typer.Option(False, help="check the claims' cited_doc_ids instead of retrieving"),
-    top_k: int = typer.Option(3, help="abstracts retrieved per claim"),
+    top_k: int = typer.Option(0, help="abstracts retrieved per claim (0: the number the verifier was calibrated for)"),
     baseline: bool = typer.Option(True, help="also run the lexical baseline on the same abstracts"),
 ) -> None:
     """Verify claims against their abstracts; print SciFact metrics, ECE and speed."""
@@ -149,6 +149,8 @@ def eval_verify(
 
     try:
         verifiers = [load_verifier()] + ([LexicalVerifier()] if baseline else [])
+        if top_k <= 0:
+            top_k = int(getattr(verifiers[0], "calibration", None) and verifiers[0].calibration.meta.get("top_k") or 3)
         runs = evaluate(corpus, claims, verifiers, top_k=top_k, oracle=oracle, out=out)
     except WorkbenchError as exc:
         _fail(exc)

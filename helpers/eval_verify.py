@@ -65,11 +65,14 @@ class Run:
     metrics: dict = field(default_factory=dict)
 
 
-def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]]) -> Run:
-    """Verify every (claim, candidate abstract) pair in one batched call; SciFact-format predictions."""
-    pairs = [(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps]
+def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]], ranked: bool = False) -> Run:
+    """Verify every (claim, candidate abstract) pair; SciFact-format predictions. With `ranked` (open setting)
+    a verifier that has `verify_ranked` judges each claim's candidates together, in retrieval order."""
     t0 = time.perf_counter()
-    flat = verifier.verify_many(pairs)
+    if ranked and hasattr(verifier, "verify_ranked"):
+        flat = [v for c, ps in zip(claims, papers, strict=True) for v in verifier.verify_ranked(c["claim"], ps)]
+    else:
+        flat = verifier.verify_many([(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps])
     seconds = time.perf_counter() - t0
     preds, per_claim, i = [], [], 0
     for c, ps in zip(claims, papers, strict=True):
@@ -119,7 +122,7 @@ def evaluate(corpus: Path, claims_path: Path, verifiers: list[Verifier], top_k: 
     has_gold = any("evidence" in c for c in claims)
     runs = []
     for v in verifiers:
-        run = run_verifier(v, claims, papers)
+        run = run_verifier(v, claims, papers, ranked=not oracle)
         score(run, claims, has_gold)
         run.metrics["retrieval_seconds"] = round(retrieval_s, 2)
         runs.append(run)

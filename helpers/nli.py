@@ -1,5 +1,6 @@
-"""The shipped claim–sentence cross-encoder: int8 ONNX MiniLM scoring (claim, sentence) pairs as
-SUPPORTS / REFUTES / NOT ENOUGH INFO. Runs on onnxruntime + tokenizers only (no torch).
+"""The shipped claim–sentence cross-encoders (int8 ONNX MiniLM, onnxruntime + tokenizers only, no torch):
+`model.onnx` scores (claim, sentence) pairs as SUPPORTS / REFUTES / NOT ENOUGH INFO (used for relevance),
+`direction.onnx` as SUPPORTS / REFUTES (used for the direction of evidence).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class CrossEncoder:
     """Batched logits for (claim, sentence) pairs from the ONNX model."""
 
-    def __init__(self, folder: Path | None = None, threads: int = 0) -> None:
+    def __init__(self, folder: Path | None = None, threads: int = 0, filename: str = "model.onnx") -> None:
         folder = Path(folder or model_dir())
-        onnx_path, tok_path = folder / "model.onnx", folder / "tokenizer.json"
+        onnx_path, tok_path = folder / filename, folder / "tokenizer.json"
         for path in (onnx_path, tok_path):
             if not path.exists():
                 raise ModelError(f"{path}: verifier model file missing (train it: see training/verifier/README.md)")
@@ -50,10 +51,12 @@ class CrossEncoder:
         self.tokenizer.enable_truncation(max_length=MAX_LEN, strategy="longest_first")
         self.tokenizer.no_padding()
         self._inputs = {i.name for i in self.session.get_inputs()}
+        width = self.session.get_outputs()[0].shape[-1]
+        self.n_labels = width if isinstance(width, int) else len(NLI_LABELS)
 
     def logits(self, pairs: list[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
-        """Logits (n, 3) for the pairs; batches sorted by length to keep padding small."""
-        out = np.zeros((len(pairs), len(NLI_LABELS)), dtype=np.float32)
+        """Logits (n, n_labels) for the pairs; batches sorted by length to keep padding small."""
+        out = np.zeros((len(pairs), self.n_labels), dtype=np.float32)
         if not pairs:
             return out
         encs = self.tokenizer.encode_batch([(c, s) for c, s in pairs])

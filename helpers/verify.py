@@ -12,6 +12,7 @@ transparent lexical baseline (the benchmark baseline).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -81,13 +82,22 @@ class LexicalVerifier:
 
 @dataclass
 class Calibration:
-    """Fitted on the SciFact validation split (training/verifier/calibrate.py)."""
+    """How sentence scores become a calibrated abstract verdict; fitted on the SciFact validation split
+    (training/verifier/calibrate.py) and stored as models/verifier/calibration.json.
 
-    temperature: float = 1.0  # sentence-level softmax temperature
-    rationale_threshold: float = 0.5  # a sentence is a rationale when P(label) >= this
-    evidence_threshold: float = 0.5  # an abstract gets SUPPORTS/REFUTES only when its probability >= this
-    coef: list[list[float]] = field(default_factory=lambda: [[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
-    intercept: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    P(evidence) is a logistic map over the abstract's relevance features (`evidence_features`), with two
+    extra features when the abstracts are ranked candidates for one claim (`ranked_evidence`); P(REFUTES |
+    evidence) is a logistic map over the direction features (`direction_features`). Then
+    P(SUPPORTS) = P(ev)(1 - P(ref)), P(REFUTES) = P(ev) P(ref), P(NEI) = 1 - P(ev).
+    """
+
+    temperature: float = 1.0  # softmax temperature of the 3-way (relevance) model's sentence logits
+    rationale_threshold: float = 0.5  # further rationale sentences need relevance >= this
+    evidence_threshold: float = 0.5  # SUPPORTS/REFUTES only when its calibrated probability >= this
+    top_sentences: int = 2  # the most relevant sentences whose direction is read
+    pair_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef rel1, rel2; intercept
+    ranked_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0, 0.0])  # + gap, 1/(1+rank)
+    direction: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef dir, claim negation; intercept
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -103,69 +113,139 @@ class Calibration:
         return json.dumps(asdict(self), indent=1)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def _logit(p: np.ndarray | float) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
 
-def abstract_features(sent_probs: np.ndarray) -> np.ndarray:
-    """Evidence strength of one abstract: logit of the best sentence's P(SUPPORTS) and P(REFUTES)."""
-    if len(sent_probs) == 0:
-        return np.array([-14.0, -14.0])
-    return _logit(sent_probs[:, :2].max(axis=0))
+def _sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def abstract_probs(sent_probs: np.ndarray, cal: Calibration) -> np.ndarray:
-    """Calibrated P(SUPPORTS, REFUTES, NEI) for one abstract (multinomial logistic over the features)."""
-    z = np.asarray(cal.coef) @ abstract_features(sent_probs) + np.asarray(cal.intercept)
-    e = np.exp(z - z.max())
-    return e / e.sum()
+NEGATED = re.compile(r"\b(not|no|never|without|cannot|fails?|lacks?|ineffective|unable)\b|n't", re.I)
+GAP_CLIP = 8.0
 
 
-def decide(sent_probs: np.ndarray, sentences: list[str], cal: Calibration, method: str = "") -> Verdict:
-    """Abstract verdict from sentence probabilities: rationale selection, label, abstention."""
-    probs = abstract_probs(sent_probs, cal)
+@dataclass
+class PairScores:
+    """What the models say about one (claim, abstract) pair, before calibration."""
+
+    relevance: np.ndarray  # per sentence: 1 - P(NEI) of the 3-way model
+    p_refutes: np.ndarray  # per top sentence (most relevant first): P(REFUTES | evidence) of the direction model
+    top: list[int]  # indices of those sentences
+    negated_claim: bool
+
+    def evidence_features(self) -> list[float]:
+        """logit of the best and second-best sentence relevance."""
+        r = np.sort(self.relevance)[::-1]
+        if len(r) == 0:
+            return [-14.0, -14.0]
+        return [float(_logit(r[0])), float(_logit(r[1])) if len(r) > 1 else -14.0]
+
+    def direction_features(self) -> list[float]:
+        """Relevance-weighted mean logit P(REFUTES) over the top sentences, and whether the claim is negated."""
+        if not len(self.p_refutes):
+            return [0.0, float(self.negated_claim)]
+        w = self.relevance[self.top[:len(self.p_refutes)]] + 1e-6
+        return [float(np.sum(w * _logit(self.p_refutes)) / w.sum()), float(self.negated_claim)]
+
+
+def ranked_features(scores: list[PairScores]) -> list[list[float]]:
+    """Per candidate of one claim (in retrieval order): relevance margin over the best other candidate, 1/(1+rank)."""
+    best = [s.evidence_features()[0] for s in scores]
+    out = []
+    for i, b in enumerate(best):
+        others = best[:i] + best[i + 1:]
+        gap = b - max(others) if others else GAP_CLIP
+        out.append([float(np.clip(gap, -GAP_CLIP, GAP_CLIP)), 1.0 / (1 + i)])
+    return out
+
+
+def calibrated_probs(scores: PairScores, cal: Calibration, context: list[float] | None = None) -> np.ndarray:
+    """Calibrated P(SUPPORTS, REFUTES, NEI) for one abstract (`context`: its `ranked_features`, if ranked)."""
+    if context is None:
+        w = np.asarray(cal.pair_evidence)
+        x = scores.evidence_features()
+    else:
+        w = np.asarray(cal.ranked_evidence)
+        x = scores.evidence_features() + list(context)
+    p_ev = _sigmoid(float(w[:-1] @ np.asarray(x) + w[-1]))
+    d = np.asarray(cal.direction)
+    p_ref = _sigmoid(float(d[:-1] @ np.asarray(scores.direction_features()) + d[-1]))
+    return np.array([p_ev * (1 - p_ref), p_ev * p_ref, 1 - p_ev])
+
+
+def decide(scores: PairScores, sentences: list[str], cal: Calibration, context: list[float] | None = None,
+           method: str = "") -> Verdict:
+    """Abstract verdict: label = likelier of SUPPORTS/REFUTES if its calibrated probability reaches the
+    evidence threshold, else NOT ENOUGH INFO (abstain); rationale = the most relevant sentences."""
+    probs = calibrated_probs(scores, cal, context)
     prob_map = dict(zip(LABELS, map(float, probs), strict=True))
     k = int(np.argmax(probs[:2]))
-    best = float(sent_probs[:, k].max()) if len(sent_probs) else 0.0
-    if probs[k] < cal.evidence_threshold or best < cal.rationale_threshold:  # weak evidence: abstain
+    if probs[k] < cal.evidence_threshold or not len(scores.relevance):
         return Verdict("NOT ENOUGH INFO", prob_map["NOT ENOUGH INFO"], prob_map, method=method)
-    order = np.argsort(-sent_probs[:, k])
-    chosen = [int(i) for i in order[:3] if sent_probs[i, k] >= cal.rationale_threshold] or [int(order[0])]
-    chosen.sort()
+    order = np.argsort(-scores.relevance)
+    chosen = sorted(int(i) for i in order[:3] if scores.relevance[i] >= cal.rationale_threshold) or [int(order[0])]
     return Verdict(LABELS[k], prob_map[LABELS[k]], prob_map, chosen, [sentences[i] for i in chosen], method=method)
 
 
 class NliVerifier:
-    """Trained verifier: int8 ONNX MiniLM cross-encoder over (claim, sentence) pairs + calibrated aggregation."""
+    """Trained verifier: two int8 ONNX MiniLM cross-encoders over (claim, sentence) pairs (relevance: 3-way model;
+    direction: 2-way model, read on the most relevant sentences) and a calibrated abstract-level map."""
 
     name = "nli-minilm"
 
-    def __init__(self, folder: Path | None = None, threads: int = 0) -> None:
+    def __init__(self, folder: Path | None = None, threads: int = 0, calibration: Calibration | None = None) -> None:
         from .nli import CrossEncoder, model_dir
 
         folder = Path(folder or model_dir())
         self.encoder = CrossEncoder(folder, threads=threads)
-        self.calibration = Calibration.load(folder / "calibration.json")
+        self.direction = CrossEncoder(folder, threads=threads, filename="direction.onnx") \
+            if (folder / "direction.onnx").exists() else None
+        self.calibration = calibration or Calibration.load(folder / "calibration.json")
 
-    def sentence_probs(self, pairs: list[tuple[str, Paper]]) -> list[tuple[np.ndarray, list[str]]]:
-        """Per pair: temperature-scaled (n_sentences, 3) probabilities and the sentences, in one batched pass."""
+    def score(self, pairs: list[tuple[str, Paper]]) -> list[tuple[PairScores, list[str]]]:
+        """Model scores for each pair, in two batched passes: relevance of every sentence, then the direction
+        of the top sentences."""
         from .nli import softmax
 
+        cal = self.calibration
         sents = [paper_sentences(p) for _, p in pairs]
         flat = [(claim, s) for (claim, _), ss in zip(pairs, sents, strict=True) for s in ss]
-        probs = softmax(self.encoder.logits(flat), self.calibration.temperature)
+        probs = softmax(self.encoder.logits(flat), cal.temperature)
+        rel_all = 1.0 - probs[:, 2]
         out, start = [], 0
-        for ss in sents:
-            out.append((probs[start:start + len(ss)], ss))
+        dir_pairs = []
+        for (claim, _), ss in zip(pairs, sents, strict=True):
+            rel = rel_all[start:start + len(ss)]
+            p3 = probs[start:start + len(ss)]
             start += len(ss)
+            top = [int(j) for j in np.argsort(-rel)[:cal.top_sentences]]
+            dir_pairs += [(claim, ss[j]) for j in top]
+            # without a direction model, the 3-way model's own SUPPORTS-vs-REFUTES choice
+            p_ref = p3[top, 1] / (p3[top, 0] + p3[top, 1] + 1e-9)
+            out.append((PairScores(rel, p_ref, top, bool(NEGATED.search(claim))), ss))
+        if self.direction is not None and dir_pairs:
+            p = softmax(self.direction.logits(dir_pairs))[:, 1]
+            start = 0
+            for sc, _ in out:
+                sc.p_refutes = p[start:start + len(sc.top)]
+                start += len(sc.top)
         return out
 
     def verify(self, claim: str, paper: Paper) -> Verdict:
         return self.verify_many([(claim, paper)])[0]
 
     def verify_many(self, pairs: list[tuple[str, Paper]]) -> list[Verdict]:
-        return [decide(p, s, self.calibration, self.name) for p, s in self.sentence_probs(pairs)]
+        """Each pair judged on its own."""
+        return [decide(sc, ss, self.calibration, method=self.name) for sc, ss in self.score(pairs)]
+
+    def verify_ranked(self, claim: str, papers: list[Paper]) -> list[Verdict]:
+        """The claim against its retrieved candidates, best first: the calibration also uses each abstract's
+        rank and its relevance margin over the other candidates (most claims have one evidence abstract)."""
+        scored = self.score([(claim, p) for p in papers])
+        context = ranked_features([sc for sc, _ in scored])
+        return [decide(sc, ss, self.calibration, ctx, self.name) for (sc, ss), ctx in zip(scored, context, strict=True)]
 
 
 def corroborate(verifier: Verifier, claim: str, papers: list[Paper]) -> list[Verdict]:

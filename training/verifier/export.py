@@ -29,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--ckpt", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", default="model.onnx", help="file name of the int8 model in --out")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = AutoModelForSequenceClassification.from_pretrained(args.ckpt).eval()
@@ -41,9 +42,9 @@ def main() -> None:
         dyn = {n: {0: "batch", 1: "seq"} for n in names} | {"logits": {0: "batch"}}
         torch.onnx.export(_Logits(model), tuple(enc[n] for n in names), str(fp32), input_names=names,
                           output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False)
-        quantize_dynamic(str(fp32), str(args.out / "model.onnx"), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(args.out / args.name), weight_type=QuantType.QInt8)
     shutil.copy(Path(args.ckpt) / "tokenizer.json", args.out / "tokenizer.json")
-    print(f"wrote {args.out / 'model.onnx'} ({(args.out / 'model.onnx').stat().st_size / 1e6:.1f} MB)")
+    print(f"wrote {args.out / args.name} ({(args.out / args.name).stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
