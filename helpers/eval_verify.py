@@ -67,10 +67,11 @@ class Run:
 
 def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]], ranked: bool = False) -> Run:
     """Verify every (claim, candidate abstract) pair; SciFact-format predictions. With `ranked` (open setting)
-    a verifier that has `verify_ranked` judges each claim's candidates together, in retrieval order."""
+    a verifier that has `verify_ranked_many` judges each claim's candidates together, in retrieval order."""
     t0 = time.perf_counter()
-    if ranked and hasattr(verifier, "verify_ranked"):
-        flat = [v for c, ps in zip(claims, papers, strict=True) for v in verifier.verify_ranked(c["claim"], ps)]
+    if ranked and hasattr(verifier, "verify_ranked_many"):
+        groups = [(c["claim"], ps) for c, ps in zip(claims, papers, strict=True)]
+        flat = [v for vs in verifier.verify_ranked_many(groups) for v in vs]
     else:
         flat = verifier.verify_many([(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps])
     seconds = time.perf_counter() - t0

@@ -243,9 +243,19 @@ class NliVerifier:
     def verify_ranked(self, claim: str, papers: list[Paper]) -> list[Verdict]:
         """The claim against its retrieved candidates, best first: the calibration also uses each abstract's
         rank and its relevance margin over the other candidates (most claims have one evidence abstract)."""
-        scored = self.score([(claim, p) for p in papers])
-        context = ranked_features([sc for sc, _ in scored])
-        return [decide(sc, ss, self.calibration, ctx, self.name) for (sc, ss), ctx in zip(scored, context, strict=True)]
+        return self.verify_ranked_many([(claim, papers)])[0]
+
+    def verify_ranked_many(self, groups: list[tuple[str, list[Paper]]]) -> list[list[Verdict]]:
+        """`verify_ranked` for many claims, scored in one batched pass."""
+        scored = self.score([(claim, p) for claim, papers in groups for p in papers])
+        out, start = [], 0
+        for _, papers in groups:
+            part = scored[start:start + len(papers)]
+            start += len(papers)
+            context = ranked_features([sc for sc, _ in part])
+            out.append([decide(sc, ss, self.calibration, ctx, self.name)
+                        for (sc, ss), ctx in zip(part, context, strict=True)])
+        return out
 
 
 def corroborate(verifier: Verifier, claim: str, papers: list[Paper]) -> list[Verdict]:
