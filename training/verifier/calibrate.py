@@ -103,14 +103,18 @@ def fit_maps(items: list[dict], cal: Calibration) -> Calibration:
         "direction": _lr([it["scores"].direction_features() for it in evidence], [it["gold"] == 1 for it in evidence])})
 
 
-def verdicts(items: list[dict], cal: Calibration, setting: str) -> list[tuple[dict, object]]:
-    """(item, Verdict) for the setting's candidates: open = ranked top-k with context, oracle = cited, pairwise."""
+def verdicts(items: list[dict], cal: Calibration, setting: str, gold_direction: bool = False) -> list[tuple[dict, object]]:
+    """(item, Verdict) for the setting's candidates: open = ranked top-k with context, oracle = cited, pairwise.
+    `gold_direction` (a diagnostic): evidence abstracts get P(REFUTES | evidence) from the gold label."""
     out = []
     for it in items:
+        c = cal
+        if gold_direction and it["gold"] < 2:
+            c = Calibration(**{**cal.__dict__, "direction": [0.0, 0.0, 14.0 if it["gold"] == 1 else -14.0]})
         if setting == "open" and it["context"] is not None:
-            out.append((it, decide(it["scores"], it["sentences"], cal, it["context"])))
+            out.append((it, decide(it["scores"], it["sentences"], c, it["context"])))
         elif setting == "oracle" and it["cited"]:
-            out.append((it, decide(it["scores"], it["sentences"], cal)))
+            out.append((it, decide(it["scores"], it["sentences"], c)))
     return out
 
 
@@ -128,7 +132,8 @@ def metrics(pairs: list[tuple[dict, object]], claims: list[dict]) -> dict:
             "sentence_label_f1": round(se["selection_label"]["f1"], 3), "ece": round(expected_calibration_error(conf, ok), 3)}
 
 
-def cross_fitted(items: list[dict], claims: list[dict], cal: Calibration, setting: str) -> tuple[dict, list]:
+def cross_fitted(items: list[dict], claims: list[dict], cal: Calibration, setting: str,
+                 gold_direction: bool = False) -> tuple[dict, list]:
     """Metrics of predictions whose maps never saw the claim (5 folds by claim id)."""
     ids = sorted(c["id"] for c in claims)
     random.Random(20).shuffle(ids)
@@ -136,8 +141,19 @@ def cross_fitted(items: list[dict], claims: list[dict], cal: Calibration, settin
     out = []
     for f in range(FOLDS):
         fitted = fit_maps([it for it in items if fold[it["claim"]["id"]] != f], cal)
-        out += verdicts([it for it in items if fold[it["claim"]["id"]] == f], fitted, setting)
+        out += verdicts([it for it in items if fold[it["claim"]["id"]] == f], fitted, setting, gold_direction)
     return metrics(out, claims), out
+
+
+def direction_accuracy(items: list[dict], claims: list[dict], cal: Calibration) -> dict:
+    """Diagnostic: cross-fitted SUPPORTS-vs-REFUTES accuracy on the open setting's gold evidence abstracts (against
+    always-SUPPORTS), and the open label-only F1 the same pipeline would reach if the direction were always right."""
+    _, pairs = cross_fitted(items, claims, cal, "open")
+    ev = [(it, v) for it, v in pairs if it["gold"] < 2]
+    right = sum((v.probs["REFUTES"] > v.probs["SUPPORTS"]) == (it["gold"] == 1) for it, v in ev)
+    return {"evidence_abstracts": len(ev), "direction_accuracy": round(right / len(ev), 3),
+            "always_supports": round(sum(it["gold"] == 0 for it, _ in ev) / len(ev), 3),
+            "label_only_f1_with_gold_direction": cross_fitted(items, claims, cal, "open", True)[0]["label_only_f1"]}
 
 
 def main() -> None:
@@ -174,6 +190,7 @@ def main() -> None:
         **base.__dict__, "evidence_threshold": et, "rationale_threshold": rt}), "open")[0]["label_rationale_f1"])
     cal = Calibration(**{**base.__dict__, "evidence_threshold": et, "rationale_threshold": best_rt})
     report = {s: {"cross_fitted": cross_fitted(items, claims, cal, s)[0]} for s in ("open", "oracle")}
+    report["diagnostics"] = direction_accuracy(items, claims, cal)
     cal = fit_maps(items, cal)
     for s in ("open", "oracle"):
         report[s]["in_sample"] = metrics(verdicts(items, cal, s), claims)
