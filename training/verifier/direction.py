@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from training.verifier.augment import negate
-from training.verifier.train import length_bucketed
+from training.verifier.train import fit
 
 DIRECTION_LABELS = ["SUPPORTS", "REFUTES"]
 AUGMENT = {"scifact", "healthver", "covidfact"}
@@ -112,34 +112,14 @@ def main() -> None:
     for r in rows:
         counts[r["src"]] = counts.get(r["src"], 0) + 1
     print(f"{len(rows)} training pairs: {counts}", flush=True)
-    total = int(len(rows) // args.batch * args.epochs)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(opt, int(0.06 * total), total)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    step, t0, run_loss = 0, time.time(), 0.0
-    while step < total:
-        model.train()
-        for batch in length_bucketed(rows, args.batch, rng):
-            enc = tok([r["claim"] for r in batch], [r["sentence"] for r in batch], truncation="longest_first",
-                      max_length=args.max_len, padding=True, return_tensors="pt")
-            loss = loss_fn(model(**enc).logits, torch.tensor([r["label"] for r in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            run_loss += loss.item()
-            if step % 50 == 0:
-                el = time.time() - t0
-                print(f"step {step}/{total} loss {run_loss / 50:.4f} {el:.0f}s eta {el / step * (total - step):.0f}s", flush=True)
-                run_loss = 0.0
-            if step % (len(rows) // args.batch) == 0 or step >= total:
-                s, a = accuracy(direction_scores(model, tok, val, args.max_len), val)
-                print(f"step {step}: val sentence acc {s:.3f}, abstract acc {a:.3f}", flush=True)
-                model.train()
-            if step >= total:
-                break
+
+    def report(step: int) -> None:
+        s, a = accuracy(direction_scores(model, tok, val, args.max_len), val)
+        print(f"step {step}: val sentence acc {s:.3f}, abstract acc {a:.3f}", flush=True)
+
+    t0 = time.time()
+    step = fit(model, tok, rows, torch.nn.CrossEntropyLoss(), rng, batch=args.batch, epochs=args.epochs, lr=args.lr,
+               max_len=args.max_len, after_epoch=report)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tok.save_pretrained(args.out)

@@ -38,6 +38,40 @@ def length_bucketed(rows: list[dict], batch: int, rng: random.Random, chunk: int
     return batches
 
 
+def fit(model, tok, rows: list[dict], loss_fn, rng: random.Random, *, batch: int, epochs: float, lr: float,
+        max_len: int, after_epoch=None) -> int:
+    """AdamW with linear decay and 6% warm-up over (claim, sentence, label) rows; `after_epoch(step)` is called
+    at the end of every epoch (and at the end). Returns the number of optimiser steps."""
+    steps_per_epoch = len(rows) // batch
+    total = int(steps_per_epoch * epochs)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(opt, int(0.06 * total), total)
+    step, t0, run_loss = 0, time.time(), 0.0
+    while step < total:
+        model.train()
+        for chunk in length_bucketed(rows, batch, rng):
+            enc = tok([r["claim"] for r in chunk], [r["sentence"] for r in chunk], truncation="longest_first",
+                      max_length=max_len, padding=True, return_tensors="pt")
+            loss = loss_fn(model(**enc).logits, torch.tensor([r["label"] for r in chunk]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            run_loss += loss.item()
+            if step % 50 == 0:
+                el = time.time() - t0
+                print(f"step {step}/{total} loss {run_loss / 50:.4f} {el:.0f}s eta {el / step * (total - step):.0f}s", flush=True)
+                run_loss = 0.0
+            if after_epoch and (step % steps_per_epoch == 0 or step >= total):
+                after_epoch(step)
+                model.train()
+            if step >= total:
+                break
+    return step
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -63,31 +97,8 @@ def main() -> None:
         base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
     rows = load_pairs(args.data / args.train_file, args.upsample_scifact)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor([float(w) for w in args.class_weights.split(",")]))
-    steps_per_epoch = len(rows) // args.batch
-    total = int(steps_per_epoch * args.epochs)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(opt, int(0.06 * total), total)
-    model.train()
-    step, t0, run_loss = 0, time.time(), 0.0
-    while step < total:
-        for batch in length_bucketed(rows, args.batch, rng):
-            enc = tok([r["claim"] for r in batch], [r["sentence"] for r in batch], truncation="longest_first",
-                      max_length=args.max_len, padding=True, return_tensors="pt")
-            labels = torch.tensor([r["label"] for r in batch])
-            loss = loss_fn(model(**enc).logits, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            run_loss += loss.item()
-            if step % 50 == 0:
-                el = time.time() - t0
-                print(f"step {step}/{total} loss {run_loss / 50:.4f} {el:.0f}s eta {el / step * (total - step):.0f}s", flush=True)
-                run_loss = 0.0
-            if step >= total:
-                break
+    t0 = time.time()
+    step = fit(model, tok, rows, loss_fn, rng, batch=args.batch, epochs=args.epochs, lr=args.lr, max_len=args.max_len)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tok.save_pretrained(args.out)
