@@ -22,7 +22,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from training.verifier.augment import negate
-from training.verifier.train import fit
+from training.verifier.train import fit, save
 
 DIRECTION_LABELS = ["SUPPORTS", "REFUTES"]
 AUGMENT = {"scifact", "healthver", "covidfact"}
@@ -120,10 +120,7 @@ def main() -> None:
     t0 = time.time()
     step = fit(model, tok, rows, torch.nn.CrossEntropyLoss(), rng, batch=args.batch, epochs=args.epochs, lr=args.lr,
                max_len=args.max_len, after_epoch=report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tok.save_pretrained(args.out)
-    print(f"saved {args.out} after {step} steps, {time.time() - t0:.0f}s")
+    save(model, tok, args.out, f"{step} steps, {time.time() - t0:.0f}s")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ def fit(model, tok, rows: list[dict], loss_fn, rng: random.Random, *, batch: int
     return step
 
 
+def save(model, tok, out: Path, what: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    print(f"saved {out} after {what}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -99,10 +106,7 @@ def main() -> None:
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor([float(w) for w in args.class_weights.split(",")]))
     t0 = time.time()
     step = fit(model, tok, rows, loss_fn, rng, batch=args.batch, epochs=args.epochs, lr=args.lr, max_len=args.max_len)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tok.save_pretrained(args.out)
-    print(f"saved {args.out} after {step} steps, {time.time() - t0:.0f}s")
+    save(model, tok, args.out, f"{step} steps, {time.time() - t0:.0f}s")
 
 
 if __name__ == "__main__":
