@@ -69,3 +69,46 @@ def negate(claim: str) -> str | None:
         if out and out != claim:
             return out
     return None
+
+
+_LABEL = re.compile(r"^\s*(\[?(conclusions?|interpretation|significance|summary)\]?[:.]?\s+)", re.I)
+_SETUP = re.compile(r"^\s*(background|objectives?|methods?|aims?|purpose|design|setting|context|introduction)\b", re.I)
+_LEAD = re.compile(r"^(in (summary|conclusion),?\s+)?((these|our|the) (results|data|findings|observations|studies|experiments)"
+                   r"( of (this|the present|our) (study|work|trial))?"
+                   r"|this( study| work)?|we|taken together,? (these|our) (results|data|findings))\s+"
+                   r"(suggest|suggests|demonstrate|demonstrates|indicate|indicates|show|shows|reveal|reveals|establish|"
+                   r"establishes|provide evidence|support the hypothesis|conclude)\s+(that\s+)?", re.I)
+_WORDS = re.compile(r"[a-z][a-z0-9-]{2,}")
+
+
+def conclusion_claim(sentence: str) -> str | None:
+    """A claim-like proposition from an abstract's concluding sentence, or None if it does not look like one."""
+    text = _LEAD.sub("", _LABEL.sub("", sentence.strip())).strip()
+    if not 6 <= len(text.split()) <= 40:
+        return None
+    return text[0].upper() + text[1:]
+
+
+def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3) -> list[dict]:
+    """Unlabelled abstracts -> (claim, evidence) direction pairs: the conclusion, rewritten as a claim, is SUPPORTED
+    by the abstract's most overlapping other sentence; its rule negation is REFUTED by the same sentence."""
+    out = []
+    for sents in abstracts:
+        if len(sents) < 3:
+            continue
+        claim = conclusion_claim(sents[-1])
+        if not claim:
+            continue
+        words = set(_WORDS.findall(claim.lower()))
+        scored = [(len(words & set(_WORDS.findall(s.lower()))) / max(1, len(words)), s) for s in sents[1:-1]
+                  if not _SETUP.match(s)]
+        if not scored:
+            continue
+        overlap, evidence = max(scored)
+        if overlap < min_overlap:
+            continue
+        out.append({"claim": claim, "sentence": evidence, "label": 0, "src": "corpus"})
+        neg = negate(claim)
+        if neg:
+            out.append({"claim": neg, "sentence": evidence, "label": 1, "src": "corpus-neg"})
+    return out

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from training.verifier.augment import negate
+from training.verifier.augment import corpus_pairs, negate
 from training.verifier.train import fit, save
 
 DIRECTION_LABELS = ["SUPPORTS", "REFUTES"]
@@ -93,6 +93,9 @@ def main() -> None:
     ap.add_argument("--upsample-scifact", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20)
+    ap.add_argument("--corpus-pairs", action="store_true",
+                    help="add conclusion-vs-result pairs (and their negations) from the corpus abstracts, "
+                         "leaving out every abstract a validation claim cites")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -101,13 +104,19 @@ def main() -> None:
     val = val_pairs(args.data, args.corpus)
     base = AutoModelForSequenceClassification.from_pretrained(args.init)
     s, a = accuracy(direction_scores(base, tok, val, args.max_len), val)
-    print(f"3-way model, S-vs-R on {len(val)} val rationale sentences: sentence acc {s:.3f}, abstract acc {a:.3f}; "
+    print(f"init model ({args.init.name}), S-vs-R on {len(val)} val rationale sentences: sentence acc {s:.3f}, abstract acc {a:.3f}; "
           f"always-SUPPORTS {sum(r['label'] == 0 for r in val) / len(val):.3f}", flush=True)
     del base
     model = AutoModelForSequenceClassification.from_pretrained(
         args.init, num_labels=2, id2label=dict(enumerate(DIRECTION_LABELS)),
         label2id={n: i for i, n in enumerate(DIRECTION_LABELS)}, ignore_mismatched_sizes=True)
     rows = direction_pairs(args.data / "train.jsonl", args.upsample_scifact, rng)
+    if args.corpus_pairs:
+        held = {int(d) for c in map(json.loads, open(args.data / "val_claims.jsonl", encoding="utf-8"))
+                for d in [*c.get("cited_doc_ids", []), *c["evidence"]]}
+        docs = [d["abstract"] for d in map(json.loads, open(args.corpus, encoding="utf-8")) if d["doc_id"] not in held]
+        rows += corpus_pairs(docs)
+        rng.shuffle(rows)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["src"]] = counts.get(r["src"], 0) + 1
