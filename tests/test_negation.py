@@ -27,3 +27,30 @@ def test_rules_and_no_rule() -> None:
     assert negate("Statins reduce LDL.") is None
     assert negate("Aspirin is effective.") == "Aspirin is ineffective."
     assert negate(negate("Aspirin is effective.")) == "Aspirin is effective."
+
+
+def test_conclusion_claim_strips_labels_and_lead_ins() -> None:
+    from training.verifier.augment import conclusion_claim
+
+    assert conclusion_claim("CONCLUSIONS These results suggest that statins reduce mortality in older adults.") == \
+        "Statins reduce mortality in older adults."
+    assert conclusion_claim("The results of this study show that SSZ had greater efficacy than placebo.") == \
+        "SSZ had greater efficacy than placebo."
+    assert conclusion_claim("CONCLUSION Too short.") is None
+
+
+def test_corpus_pairs_pair_conclusion_with_a_result_and_its_negation() -> None:
+    from training.verifier.augment import corpus_pairs
+
+    abstract = ["BACKGROUND Statins are widely used in older adults and mortality is high.",
+                "METHODS We followed 3,000 older adults taking statins for mortality.",
+                "Statin use was associated with increased survival in older adults.",
+                "Side effects were rare.",
+                "CONCLUSIONS Our findings indicate that statins are associated with increased survival in older adults."]
+    pairs = corpus_pairs([abstract, abstract[:2]])  # the second is too short to use
+    assert pairs == [
+        {"claim": "Statins are associated with increased survival in older adults.", "sentence": abstract[2],
+         "label": 0, "src": "corpus"},
+        {"claim": "Statins are associated with decreased survival in older adults.", "sentence": abstract[2],
+         "label": 1, "src": "corpus-neg"},
+    ]
