@@ -81,7 +81,7 @@ def test_supported_and_unrelated(verifier, claims, papers) -> None:
         assert v.confidence == pytest.approx(v.probs[v.label])
 
 
-@pytest.mark.xfail(reason="known limitation: SUPPORTS vs REFUTES is right for 2 of 3 evidence abstracts, barely above always-SUPPORTS (MODEL_CARD.md)", strict=False)
+@pytest.mark.xfail(reason="known limitation: SUPPORTS vs REFUTES is right for 68% of evidence abstracts, always-SUPPORTS 62% (MODEL_CARD.md)", strict=False)
 def test_refuted(verifier, claims, papers) -> None:
     assert verifier.verify(claims[250]["claim"], papers[CDCA_DOC]).label == "REFUTES"
 
