@@ -89,26 +89,32 @@ def conclusion_claim(sentence: str) -> str | None:
     return text[0].upper() + text[1:]
 
 
-def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3) -> list[dict]:
+def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3, every_finding: bool = False) -> list[dict]:
     """Unlabelled abstracts -> (claim, evidence) direction pairs: the conclusion, rewritten as a claim, is SUPPORTED
-    by the abstract's most overlapping other sentence; its rule negation is REFUTED by the same sentence."""
+    by the abstract's most overlapping other sentence; its rule negation is REFUTED by the same sentence.
+    With `every_finding`, every sentence that opens like a finding ("These results suggest that ...", "We show
+    that ...") is used as well, not only the last one."""
     out = []
     for sents in abstracts:
         if len(sents) < 3:
             continue
-        claim = conclusion_claim(sents[-1])
-        if not claim:
-            continue
-        words = set(_WORDS.findall(claim.lower()))
-        scored = [(len(words & set(_WORDS.findall(s.lower()))) / max(1, len(words)), s) for s in sents[1:-1]
-                  if not _SETUP.match(s)]
-        if not scored:
-            continue
-        overlap, evidence = max(scored)
-        if overlap < min_overlap:
-            continue
-        out.append({"claim": claim, "sentence": evidence, "label": 0, "src": "corpus"})
-        neg = negate(claim)
-        if neg:
-            out.append({"claim": neg, "sentence": evidence, "label": 1, "src": "corpus-neg"})
+        picks = [len(sents) - 1]
+        if every_finding:
+            picks = [i for i in range(1, len(sents) - 1) if _LEAD.match(_LABEL.sub("", sents[i].strip()))] + picks
+        for k in picks:
+            claim = conclusion_claim(sents[k])
+            if not claim:
+                continue
+            words = set(_WORDS.findall(claim.lower()))
+            scored = [(len(words & set(_WORDS.findall(s.lower()))) / max(1, len(words)), s)
+                      for i, s in enumerate(sents) if i not in (0, k) and not _SETUP.match(s)]
+            if not scored:
+                continue
+            overlap, evidence = max(scored)
+            if overlap < min_overlap:
+                continue
+            out.append({"claim": claim, "sentence": evidence, "label": 0, "src": "corpus"})
+            neg = negate(claim)
+            if neg:
+                out.append({"claim": neg, "sentence": evidence, "label": 1, "src": "corpus-neg"})
     return out

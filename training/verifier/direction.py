@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--corpus-pairs", action="store_true",
                     help="add conclusion-vs-result pairs (and their negations) from the corpus abstracts, "
                          "leaving out every abstract a validation claim cites")
+    ap.add_argument("--every-finding", action="store_true", help="corpus pairs from every finding-like sentence")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -115,7 +116,7 @@ def main() -> None:
         held = {int(d) for c in map(json.loads, open(args.data / "val_claims.jsonl", encoding="utf-8"))
                 for d in [*c.get("cited_doc_ids", []), *c["evidence"]]}
         docs = [d["abstract"] for d in map(json.loads, open(args.corpus, encoding="utf-8")) if d["doc_id"] not in held]
-        rows += corpus_pairs(docs)
+        rows += corpus_pairs(docs, every_finding=args.every_finding)
         rng.shuffle(rows)
     counts: dict[str, int] = {}
     for r in rows:
