@@ -15,7 +15,9 @@ export OMP_NUM_THREADS=2 PYTHONPATH=$PWD
 
 $PY -m training.verifier.data --out "$WORK"
 $TRAIN_PY training/verifier/train.py --data "$WORK" --out "$CKPT" --epochs 1.5 --threads 2
-$TRAIN_PY -m training.verifier.direction --data "$WORK" --init "$CKPT" --out "$DIR_CKPT" --corpus "$CORPUS"
+$TRAIN_PY -m training.verifier.direction --data "$WORK" --init "$CKPT" --out "$DIR_CKPT-base" --corpus "$CORPUS"
+$TRAIN_PY -m training.verifier.direction --data "$WORK" --init "$DIR_CKPT-base" --out "$DIR_CKPT" --corpus "$CORPUS" \
+    --epochs 1 --lr 2e-5 --seed 22 --corpus-pairs
 $TRAIN_PY training/verifier/export.py --ckpt "$CKPT" --out models/verifier
 $TRAIN_PY training/verifier/export.py --ckpt "$DIR_CKPT" --out models/verifier --name direction.onnx
 $PY -m training.verifier.calibrate --data "$WORK" --corpus "$CORPUS" --model models/verifier --write
