@@ -105,9 +105,13 @@ class Calibration:
         if not path.exists():
             raise ModelError(f"{path}: verifier calibration file missing")
         try:
-            return cls(**json.loads(path.read_text()))
+            cal = cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{path}: unreadable calibration: {exc}") from exc
+        for name, n in (("pair_evidence", 3), ("ranked_evidence", 5), ("direction", 3)):
+            if len(getattr(cal, name)) != n:
+                raise ModelError(f"{path}: {name}: expected {n} numbers (coefficients, then intercept)")
+        return cal
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

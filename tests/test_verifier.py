@@ -67,6 +67,16 @@ def test_missing_model_is_a_model_error(tmp_path, monkeypatch) -> None:
         load_verifier()
 
 
+def test_bad_calibration_is_a_model_error(tmp_path) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"temperature": 1.0, "direction": [1.0, 0.0]}))
+    with pytest.raises(ModelError, match=r"calibration.json: direction: expected 3 numbers"):
+        Calibration.load(path)
+    path.write_text(json.dumps({"coef": [[1.0]]}))  # an old-format file
+    with pytest.raises(ModelError, match="unreadable calibration"):
+        Calibration.load(path)
+
+
 def test_supported_and_unrelated(verifier, claims, papers) -> None:
     sup, sup2, unrel = verifier.verify_many([(claims[197]["claim"], papers[CCL_DOC]),
                                              (claims[85]["claim"], papers[MAC_DOC]),
