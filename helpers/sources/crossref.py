@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..http import env_secret
 from ..records import Paper
 from . import register
-from .web import OnlineSource, Page, YearRange, as_int, clean_text, make_ids, paper_id
+from .web import OnlineSource, Page, YearRange, as_int, clean_text, make_ids, paper_id, polite_params
 
 SELECT = "DOI,title,abstract,author,issued,published-print,published-online,container-title,type,is-referenced-by-count,URL"
 MAX_OFFSET = 10_000  # Crossref refuses deeper offsets (a cursor would be needed)
@@ -65,12 +64,7 @@ class CrossrefSource(OnlineSource):
         params: dict[str, Any] = {"query": query, "rows": size, "offset": cursor, "select": SELECT}
         lo, hi = year_range
         filters = ([f"from-pub-date:{lo}"] if lo else []) + ([f"until-pub-date:{hi}"] if hi else [])
-        if filters:
-            params["filter"] = ",".join(filters)
-        email = env_secret("WORKBENCH_CONTACT_EMAIL")
-        if email:
-            params["mailto"] = email
-        data = self.get("/works", params)
+        data = self.get("/works", polite_params(params, filters))
         message = data.get("message") if isinstance(data, dict) else None
         if not isinstance(message, dict) or "items" not in message:
             raise ValueError("no 'message.items' in Crossref response")

@@ -11,10 +11,9 @@ from typing import Any
 
 from pyalex.api import invert_abstract
 
-from ..http import env_secret
 from ..records import Paper
 from . import register
-from .web import OnlineSource, Page, YearRange, as_int, make_ids, paper_id
+from .web import OnlineSource, Page, YearRange, as_int, make_ids, paper_id, polite_params
 
 SELECT = (
     "id,doi,ids,title,display_name,publication_year,type,authorships,primary_location,"
@@ -78,12 +77,7 @@ class OpenAlexSource(OnlineSource):
         filters = ([f"from_publication_date:{lo}-01-01"] if lo else []) + (
             [f"to_publication_date:{hi}-12-31"] if hi else []
         )
-        if filters:
-            params["filter"] = ",".join(filters)
-        email = env_secret("WORKBENCH_CONTACT_EMAIL")
-        if email:
-            params["mailto"] = email
-        data = self.get("/works", params)
+        data = self.get("/works", polite_params(params, filters))
         if not isinstance(data, dict) or "results" not in data:
             raise ValueError("no 'results' in OpenAlex response")
         meta = data.get("meta") or {}

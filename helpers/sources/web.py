@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SourceError
-from ..http import HttpClient, get_client, redact, source_url
+from ..http import HttpClient, env_secret, get_client, redact, source_url
 from ..records import Paper, normalise_arxiv, normalise_doi
 from .base import SourceResult
 
@@ -79,6 +79,17 @@ def paper_id(ids: dict[str, str]) -> str | None:
         if ids.get(kind):
             return f"{kind}:{ids[kind]}"
     return None
+
+
+def polite_params(params: dict[str, Any], filters: list[str]) -> dict[str, Any]:
+    """Add the comma-joined `filter` (when any) and, for the polite pool, `mailto` from WORKBENCH_CONTACT_EMAIL
+    (Crossref and OpenAlex share this convention; the e-mail comes from the environment only)."""
+    if filters:
+        params["filter"] = ",".join(filters)
+    email = env_secret("WORKBENCH_CONTACT_EMAIL")
+    if email:
+        params["mailto"] = email
+    return params
 
 
 def in_years(year: int | None, year_range: YearRange) -> bool:
