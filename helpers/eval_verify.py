@@ -108,6 +108,9 @@ def score(run: Run, claims: list[dict], has_gold: bool) -> dict:
         sel = [i for i, d in enumerate(decided) if d]  # over SUPPORTS/REFUTES verdicts only (stricter)
         m["ece_decided"] = expected_calibration_error([conf[i] for i in sel], [ok[i] for i in sel])
         m["abstracts_decided"] = len(sel)
+        gold = [(c["id"], str(d)) for c in claims for d in (c.get("evidence") or {})]
+        checked = {(c["id"], doc) for c, rows in zip(claims, run.verdicts, strict=True) for doc, _ in rows}
+        m["gold_checked"] = round(sum(g in checked for g in gold) / len(gold), 3) if gold else None
     run.metrics = m
     return m
 
@@ -154,4 +157,6 @@ def report(runs: list[Run], setting: str) -> str:
         lines.append(f"{m['claims']} claims, {m.get('abstracts_checked', '?')} abstracts checked; claims/s = verification only "
                      f"(retrieval took {m['retrieval_seconds']} s). ECE: 10 bins over every checked abstract; "
                      "'ECE dec' over SUPPORTS/REFUTES verdicts only.")
+        if m.get("gold_checked") is not None:
+            lines.append(f"gold evidence abstracts among those checked (the retrieval ceiling): {m['gold_checked']:.3f}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from helpers.verify import (
     LexicalVerifier,
     NliVerifier,
     PairScores,
+    Verdict,
     corroborate,
     decide,
     load_verifier,
@@ -166,3 +167,14 @@ def test_eval_verify_end_to_end(tmp_path, monkeypatch, claims) -> None:
     for ev in by_id.values():
         for pred in ev.values():
             assert 0 <= pred["confidence"] <= 1 and pred["sentences"]
+
+
+def test_score_counts_gold_abstracts_among_those_checked() -> None:
+    from helpers.eval_verify import Run, score
+
+    nei = Verdict("NOT ENOUGH INFO", 0.9, {"SUPPORTS": 0.05, "REFUTES": 0.05, "NOT ENOUGH INFO": 0.9})
+    claims = [{"id": 1, "claim": "x", "evidence": {"10": [{"sentences": [0], "label": "SUPPORT"}],
+                                                  "11": [{"sentences": [1], "label": "CONTRADICT"}]}},
+              {"id": 2, "claim": "y", "evidence": {}}]
+    run = Run("t", [{"id": 1, "evidence": {}}, {"id": 2, "evidence": {}}], [[("10", nei), ("99", nei)], [("10", nei)]], 1.0)
+    assert score(run, claims, has_gold=True)["gold_checked"] == 0.5  # doc 11 was never retrieved for claim 1
