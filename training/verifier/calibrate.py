@@ -25,9 +25,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 
-from helpers.eval_verify import corpus_store
 from helpers.nli import model_dir, softmax
-from helpers.search import search
 from helpers.verify import LABELS, Calibration, NliVerifier, decide, ranked_features
 from helpers.verify_metrics import abstract_level, expected_calibration_error, sentence_level
 
@@ -39,6 +37,9 @@ FOLDS = 5
 
 def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dict]:
     """Per (claim, candidate abstract): model scores, gold class, retrieval rank (99 = not in the top DEPTH)."""
+    from helpers.eval_verify import corpus_store  # retrieval imports are heavy; the metrics below need none
+    from helpers.search import search
+
     store = corpus_store(corpus)
     items, pairs = [], []
     for c in claims:
@@ -57,6 +58,8 @@ def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dic
 
 def sentence_temperature(claims: list[dict], corpus: Path, verifier: NliVerifier) -> float:
     """Temperature of the 3-way model's softmax, fitted by NLL on the gold evidence abstracts' sentences."""
+    from helpers.eval_verify import corpus_store
+
     store = corpus_store(corpus)
     pairs, gold = [], []
     for c in claims:

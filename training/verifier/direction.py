@@ -60,13 +60,14 @@ def val_pairs(data: Path, corpus_path: Path) -> list[dict]:
 def direction_scores(model, tok, pairs: list[dict], max_len: int) -> torch.Tensor:
     """P(REFUTES | supports-or-refutes) per pair (2-way model, or the 3-way model's first two logits)."""
     model.eval()
+    dev = next(model.parameters()).device
     out = []
-    for b in range(0, len(pairs), 32):
-        batch = pairs[b:b + 32]
+    for b in range(0, len(pairs), 64):
+        batch = pairs[b:b + 64]
         enc = tok([r["claim"] for r in batch], [r["sentence"] for r in batch], truncation="longest_first",
-                  max_length=max_len, padding=True, return_tensors="pt")
-        out.append(torch.softmax(model(**enc).logits[:, :2], dim=-1)[:, 1])
-    return torch.cat(out)
+                  max_length=max_len, padding=True, return_tensors="pt").to(dev)
+        out.append(torch.softmax(model(**enc).logits[:, :2].float(), dim=-1)[:, 1].cpu())
+    return torch.cat(out) if out else torch.zeros(0)
 
 
 def accuracy(p_ref: torch.Tensor, pairs: list[dict]) -> tuple[float, float]:

