@@ -54,3 +54,48 @@ def test_corpus_pairs_pair_conclusion_with_a_result_and_its_negation() -> None:
         {"claim": "Statins are associated with decreased survival in older adults.", "sentence": abstract[2],
          "label": 1, "src": "corpus-neg"},
     ]
+
+
+def test_corpus_pairs_findings_only_skips_a_closing_sentence_that_is_no_finding() -> None:
+    from training.verifier.augment import corpus_pairs
+
+    abstract = ["Large language models are used to write code.",
+                "We show that retrieval augmentation improves pass rates on unseen repositories.",
+                "Retrieval augmentation raised pass rates on unseen repositories by 9 points.",
+                "Code for retrieval augmentation on unseen repositories is available online."]
+    assert [p["claim"] for p in corpus_pairs([abstract])] == [  # the default: the closing sentence, whatever it is
+        "Code for retrieval augmentation on unseen repositories is available online.",
+        "Code for retrieval augmentation on unseen repositories is not available online."]
+    pairs = corpus_pairs([abstract], findings_only=True, src="arxiv")
+    assert pairs == [
+        {"claim": "Retrieval augmentation improves pass rates on unseen repositories.", "sentence": abstract[2],
+         "label": 0, "src": "arxiv"},
+        {"claim": "Retrieval augmentation worsens pass rates on unseen repositories.", "sentence": abstract[2],
+         "label": 1, "src": "arxiv-neg"},
+    ]
+
+
+def test_negate_sentence_edits_only_an_unambiguous_place() -> None:
+    from training.verifier.augment import negate_sentence
+
+    assert negate_sentence("Vitamin D supplementation was not associated with fewer fractures.") == \
+        "Vitamin D supplementation was associated with fewer fractures."
+    assert negate_sentence("PDS reduces proliferation of HR-defective cells.") is None  # no rule applies
+    # two words with an opposite: which one carries the finding is unclear, so no twin
+    assert negate_sentence("Higher doses gave lower blood pressure in treated rats.") is None
+    assert negate_sentence(" ".join(["word"] * 36) + " is high.") is None  # too long to trust one edit
+
+
+def test_evidence_twins_flip_the_label_once_and_restore_it_twice() -> None:
+    from training.verifier.augment import evidence_twins
+
+    rows = [{"claim": "Statins increase survival.", "sentence": "Statin use was associated with increased survival.",
+             "label": 0, "src": "scifact"},
+            {"claim": "Statins decrease survival.", "sentence": "Statin use was associated with increased survival.",
+             "label": 1, "src": "scifact"}]  # refuted pairs are left alone
+    assert evidence_twins(rows) == [
+        {"claim": "Statins increase survival.", "sentence": "Statin use was associated with decreased survival.",
+         "label": 1, "src": "scifact-eneg"},
+        {"claim": "Statins decrease survival.", "sentence": "Statin use was associated with decreased survival.",
+         "label": 0, "src": "scifact-both"},
+    ]

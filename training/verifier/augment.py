@@ -89,18 +89,21 @@ def conclusion_claim(sentence: str) -> str | None:
     return text[0].upper() + text[1:]
 
 
-def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3, every_finding: bool = False) -> list[dict]:
+def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3, every_finding: bool = False,
+                 findings_only: bool = False, src: str = "corpus") -> list[dict]:
     """Unlabelled abstracts -> (claim, evidence) direction pairs: the conclusion, rewritten as a claim, is SUPPORTED
     by the abstract's most overlapping other sentence; its rule negation is REFUTED by the same sentence.
     With `every_finding`, every sentence that opens like a finding ("These results suggest that ...", "We show
-    that ...") is used as well, not only the last one."""
+    that ...") is used as well, not only the last one; with `findings_only`, only those (for abstracts whose last
+    sentence is rarely a conclusion, e.g. arXiv's "Code is available at ...")."""
     out = []
     for sents in abstracts:
         if len(sents) < 3:
             continue
-        picks = [len(sents) - 1]
-        if every_finding:
-            picks = [i for i in range(1, len(sents) - 1) if _LEAD.match(_LABEL.sub("", sents[i].strip()))] + picks
+        picks = [] if findings_only else [len(sents) - 1]
+        if every_finding or findings_only:
+            last = len(sents) if findings_only else len(sents) - 1
+            picks = [i for i in range(1, last) if _LEAD.match(_LABEL.sub("", sents[i].strip()))] + picks
         for k in picks:
             claim = conclusion_claim(sents[k])
             if not claim:
@@ -113,8 +116,39 @@ def corpus_pairs(abstracts: list[list[str]], min_overlap: float = 0.3, every_fin
             overlap, evidence = max(scored)
             if overlap < min_overlap:
                 continue
-            out.append({"claim": claim, "sentence": evidence, "label": 0, "src": "corpus"})
+            out.append({"claim": claim, "sentence": evidence, "label": 0, "src": src})
             neg = negate(claim)
             if neg:
-                out.append({"claim": neg, "sentence": evidence, "label": 1, "src": "corpus-neg"})
+                out.append({"claim": neg, "sentence": evidence, "label": 1, "src": src + "-neg"})
+    return out
+
+
+def negate_sentence(sentence: str, max_words: int = 35) -> str | None:
+    """`negate` for an evidence sentence, only where the edit is unambiguous: a short sentence with exactly one
+    place a rule could edit (one explicit "AUX not", or one word with an opposite, or else a single auxiliary), so
+    the edit most likely hits the finding and not a side clause."""
+    if len(sentence.split()) > max_words:
+        return None
+    sites = len(_NOT.findall(sentence)) + sum(m.group(0).lower() in _SWAP for m in _WORD.finditer(sentence))
+    if sites == 0 and len(_AUX.findall(sentence)) != 1:
+        return None
+    return negate(sentence) if sites <= 1 else None
+
+
+def evidence_twins(rows: list[dict]) -> list[dict]:
+    """Contrast pairs that negate the *evidence*: for each SUPPORTED (claim, sentence) pair whose sentence a rule can
+    negate, (claim, negated sentence) is REFUTED and (negated claim, negated sentence) is SUPPORTED again. Refuted
+    claims in SciFact are natural text while the evidence carries the opposite word ("encourages proliferation" vs
+    "reduces proliferation"); claim-side negation alone lets a model learn that an edited claim means REFUTES."""
+    out = []
+    for r in rows:
+        if r["label"] != 0:
+            continue
+        neg_s = negate_sentence(r["sentence"])
+        if not neg_s:
+            continue
+        out.append({**r, "sentence": neg_s, "label": 1, "src": r["src"] + "-eneg"})
+        neg_c = negate(r["claim"])
+        if neg_c:
+            out.append({**r, "claim": neg_c, "sentence": neg_s, "label": 0, "src": r["src"] + "-both"})
     return out
