@@ -209,7 +209,7 @@ class NliVerifier:
         self.calibration = calibration or Calibration.load(folder / "calibration.json")
 
     def score(self, pairs: list[tuple[str, Paper]]) -> list[tuple[PairScores, list[str]]]:
-        """Model scores for each pair, in two batched passes: relevance of every sentence, then the direction
+        """Model scores for each pair, in two passes: relevance of every sentence, then the direction
         of the top sentences."""
         from .nli import softmax
 

@@ -108,6 +108,17 @@ def _scores(relevance: list[float], p_ref: float) -> PairScores:
     return PairScores(rel, np.array([p_ref]), [int(np.argmax(rel))], negated_claim=False)
 
 
+def test_a_pairs_verdict_does_not_depend_on_what_else_is_checked(verifier, claims, papers) -> None:
+    """The int8 model quantises activations per run: scored in one batch with other pairs, a pair's confidence
+    would shift with its neighbours. Checked alone or among others, it must be the same verdict, to the digit."""
+    claim = claims[197]["claim"]
+    alone = verifier.verify(claim, papers[CCL_DOC])
+    crowd = verifier.verify_many([(claims[85]["claim"], papers[MAC_DOC]), (claim, papers[CCL_DOC]),
+                                  (claims[250]["claim"], papers[CDCA_DOC]), (claim, papers[MAC_DOC])])[1]
+    assert (crowd.label, crowd.sentences) == (alone.label, alone.sentences)
+    assert crowd.probs == alone.probs
+
+
 def test_weak_evidence_is_never_supports() -> None:
     # identity maps: P(evidence) = best sentence relevance, P(REFUTES | evidence) = the direction model's value
     cal = Calibration(evidence_threshold=0.6, rationale_threshold=0.5, pair_evidence=[1.0, 0.0, 0.0],
