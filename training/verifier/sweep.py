@@ -61,6 +61,7 @@ _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def bundle(data: Path, cache: Path, corpus: Path, arxiv: Path, out: Path, arxiv_max: int, seed: int) -> None:
+    """Everything `run` reads, derived from the data recipe's folder, the calibration cache and the corpora."""
     from training.verifier.augment import corpus_pairs
     from training.verifier.direction import val_pairs
 
@@ -125,6 +126,8 @@ def _cross_fitted_best(items: list[dict], claims: list[dict], k: int = 5) -> dic
 
 def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seeds: int = 0,
         evneg: bool = False) -> None:
+    """Train and score the variants (the recipe list, `seeds` seeds of the shipped recipe, or the evidence-twins
+    comparison), writing sweep.json after each and the best `keep` as int8 ONNX parts at the end."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
