@@ -59,8 +59,8 @@ class CrossEncoder:
 
         One pair per run by default: the int8 model quantises activations dynamically, with one scale for the
         whole batch, so in a batch a pair's logits depend on its neighbours and on the padding (by up to 0.6 in
-        a logit). Alone, each pair always gets the same score, at about 12% less throughput (210 vs 239
-        pairs/s on 2 cores)."""
+        a logit). Alone, each pair always gets the same score, at about 8–12% less throughput on 2 cores
+        (`python -m training.verifier.checks batching`)."""
         out = np.zeros((len(pairs), self.n_labels), dtype=np.float32)
         if not pairs:
             return out

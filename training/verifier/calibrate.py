@@ -33,6 +33,7 @@ CLASS = {"SUPPORT": 0, "CONTRADICT": 1}
 TO_SCIFACT = {"SUPPORTS": "SUPPORT", "REFUTES": "CONTRADICT"}
 DEPTH = 10
 FOLDS = 5
+GRID = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]  # thresholds tried
 
 
 def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dict]:
@@ -148,6 +149,21 @@ def cross_fitted(items: list[dict], claims: list[dict], cal: Calibration, settin
     return metrics(out, claims), out
 
 
+def best_threshold(items: list[dict], claims: list[dict], base: Calibration, k: int,
+                   verbose: bool = False) -> tuple[dict, float]:
+    """The evidence threshold of GRID with the best cross-fitted open label-only F1 over each claim's top-k
+    candidates: (its metrics, the threshold). Leaves the items' context set for k."""
+    with_context(items, k)
+    best = None
+    for et in GRID:
+        m, _ = cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")
+        if verbose:
+            print(f"top-{k} evidence_threshold {et}: cross-fitted {m}", flush=True)
+        if best is None or m["label_only_f1"] > best[0]["label_only_f1"]:
+            best = (m, et)
+    return best
+
+
 def direction_accuracy(items: list[dict], claims: list[dict], cal: Calibration) -> dict:
     """Diagnostic: cross-fitted SUPPORTS-vs-REFUTES accuracy on the open setting's gold evidence abstracts (against
     always-SUPPORTS), and the open label-only F1 the same pipeline would reach if the direction were always right."""
@@ -178,18 +194,14 @@ def main() -> None:
         items = collect(claims, args.corpus, verifier)
         if args.cache:
             args.cache.write_bytes(pickle.dumps((base.temperature, items)))
-    grid = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]
     best = None
     for k in args.top_k:
-        with_context(items, k)
-        for et in grid:
-            m, _ = cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")
-            print(f"top-{k} evidence_threshold {et}: cross-fitted {m}", flush=True)
-            if best is None or m["label_only_f1"] > best[0]["label_only_f1"]:
-                best = (m, k, et)
+        m, et = best_threshold(items, claims, base, k, verbose=True)
+        if best is None or m["label_only_f1"] > best[0]["label_only_f1"]:
+            best = (m, k, et)
     _, k, et = best
     with_context(items, k)
-    best_rt = max(grid, key=lambda rt: cross_fitted(items, claims, Calibration(**{
+    best_rt = max(GRID, key=lambda rt: cross_fitted(items, claims, Calibration(**{
         **base.__dict__, "evidence_threshold": et, "rationale_threshold": rt}), "open")[0]["label_rationale_f1"])
     cal = Calibration(**{**base.__dict__, "evidence_threshold": et, "rationale_threshold": best_rt})
     report = {s: {"cross_fitted": cross_fitted(items, claims, cal, s)[0]} for s in ("open", "oracle")}

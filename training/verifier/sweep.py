@@ -22,6 +22,10 @@ Two steps, because the GPU machine has no data, no project venv and no network:
 
        python3 -m training.verifier.sweep run --bundle .sweep --out $OUT --budget 300 [--seeds 6 | --evidence-twins]
 
+3. here, `summary` prints the runs' variants as one table and the shipped recipe's spread over them:
+
+       python -m training.verifier.sweep summary training/verifier/sweeps/*.json
+
    On one H200: 3-way model 31-38 s, first direction stage 36-43 s, each second-stage variant 18-40 s.
 
 The relevance model stays the shipped `model.onnx`: the new 3-way checkpoint is only the direction model's start.
@@ -72,8 +76,7 @@ def bundle(data: Path, cache: Path, corpus: Path, arxiv: Path, out: Path, arxiv_
     held = {int(d) for c in map(json.loads, open(data / "val_claims.jsonl", encoding="utf-8"))
             for d in [*c.get("cited_doc_ids", []), *c["evidence"]]}
     docs = [d["abstract"] for d in map(json.loads, open(corpus, encoding="utf-8")) if d["doc_id"] not in held]
-    _jsonl_gz(out / "corpus_pairs.jsonl.gz", corpus_pairs(docs))
-    _jsonl_gz(out / "corpus_every.jsonl.gz", corpus_pairs(docs, every_finding=True))
+    sets = {"corpus_pairs": corpus_pairs(docs), "corpus_every": corpus_pairs(docs, every_finding=True)}
     rng = random.Random(seed)
     with gzip.open(arxiv, "rt", encoding="utf-8") as f:
         abstracts = [_SENT.split(json.loads(line)["abstract"].strip()) for line in f]
@@ -84,12 +87,13 @@ def bundle(data: Path, cache: Path, corpus: Path, arxiv: Path, out: Path, arxiv_
         if sum(r["label"] == 0 for r in ax) >= arxiv_max:
             break
     cut = [i for i, r in enumerate(ax) if r["label"] == 0][arxiv_max:arxiv_max + 1]
-    ax = ax[:cut[0]] if cut else ax
-    _jsonl_gz(out / "arxiv_pairs.jsonl.gz", ax)
+    sets["arxiv_pairs"] = ax[:cut[0]] if cut else ax
+    for name, rows in sets.items():
+        _jsonl_gz(out / f"{name}.jsonl.gz", rows)
     temperature, items = pickle.loads(cache.read_bytes())
     (out / "items.pkl.gz").write_bytes(gzip.compress(pickle.dumps((temperature, items))))
-    counts = {p.name: len(_read_gz(p)) for p in sorted(out.glob("*pairs*.gz")) + sorted(out.glob("corpus_every*"))}
-    print(json.dumps({"bundle": str(out), "pairs": counts, "items": len(items)}, indent=1))
+    print(json.dumps({"bundle": str(out), "pairs": {n: len(r) for n, r in sets.items()}, "items": len(items)},
+                     indent=1))
 
 
 def half(out: Path) -> None:
@@ -108,20 +112,15 @@ def half(out: Path) -> None:
 
 
 def _cross_fitted_best(items: list[dict], claims: list[dict], k: int = 5) -> dict:
-    """calibrate.py's selection on given items: best open label-only F1 over the threshold grid, cross-fitted;
-    plus the direction diagnostic at that threshold."""
+    """calibrate.py's selection on given items (best cross-fitted open F1 over its threshold grid), plus the
+    direction diagnostic at that threshold."""
     from helpers.verify import Calibration
-    from training.verifier.calibrate import cross_fitted, direction_accuracy, with_context
+    from training.verifier.calibrate import best_threshold, direction_accuracy
 
     base = Calibration(top_sentences=2)
-    with_context(items, k)
-    best = None
-    for et in [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]:
-        m, _ = cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")
-        if best is None or m["label_only_f1"] > best["label_only_f1"]:
-            best = {**m, "evidence_threshold": et}
-    cal = Calibration(**{**base.__dict__, "evidence_threshold": best["evidence_threshold"]})
-    return {**best, **direction_accuracy(items, claims, cal)}
+    m, et = best_threshold(items, claims, base, k)
+    return {**m, "evidence_threshold": et,
+            **direction_accuracy(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}))}
 
 
 def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seeds: int = 0,
@@ -129,6 +128,7 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
     """Train and score the variants (the recipe list, `seeds` seeds of the shipped recipe, or the evidence-twins
     comparison), writing sweep.json after each and the best `keep` as int8 ONNX parts at the end."""
     import torch
+    from scipy.special import expit, logit
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from training.verifier.augment import evidence_twins
@@ -236,10 +236,10 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
     recipe = base_rows + pairs["corpus_pairs"]
     twins = evidence_twins([r for r in recipe if not r["src"].endswith("-neg")])
     plans = [(f"ref, seed {seed}", recipe, 1, 2e-5, seed) for seed in range(22, 22 + seeds)] if seeds else [
-        ("ref: +1 ep corpus pairs (shipped recipe)", base_rows + pairs["corpus_pairs"], 1, 2e-5, 22),
-        ("ref, other seed", base_rows + pairs["corpus_pairs"], 1, 2e-5, 23),
+        ("ref: +1 ep corpus pairs (shipped recipe)", recipe, 1, 2e-5, 22),
+        ("ref, other seed", recipe, 1, 2e-5, 23),
         ("+1 ep corpus every-finding + arXiv findings", base_rows + pairs["corpus_every"] + pairs["arxiv_pairs"], 1, 2e-5, 22),
-        ("+2 ep corpus pairs", base_rows + pairs["corpus_pairs"], 2, 2e-5, 22),
+        ("+2 ep corpus pairs", recipe, 2, 2e-5, 22),
         ("+1 ep corpus pairs + arXiv findings", base_rows + pairs["corpus_pairs"] + pairs["arxiv_pairs"], 1, 2e-5, 22),
     ]
     if evneg:  # evidence-negation twins (augment.evidence_twins), against the shipped recipe, two seeds each
@@ -253,13 +253,13 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
         measure(name, m, {"pairs": len(rows), "epochs": epochs})
         states[name] = copy.deepcopy(m.state_dict())
     if seeds and len(states) >= 2:  # output averaging (in logit space) of the seeds, as a yardstick for the soup
-        def logit(x):
-            x = np.clip(np.asarray(x, dtype=np.float64), 1e-6, 1 - 1e-6)
-            return np.log(x / (1 - x))
-        names = [n for n in states]
-        pv = 1 / (1 + np.exp(-np.mean([logit(outputs[n][0]) for n in names], axis=0)))
-        pi = 1 / (1 + np.exp(-np.mean([logit(outputs[n][1]) for n in names], axis=0)))
-        measure("ensemble (mean logit of the seeds)", None, {"of": names}, (torch.tensor(pv), pi))
+        names = list(states)
+
+        def mean_logit(i: int) -> np.ndarray:
+            return expit(np.mean([logit(np.clip(np.asarray(outputs[n][i], dtype=np.float64), 1e-6, 1 - 1e-6))
+                                  for n in names], axis=0))
+
+        measure("ensemble (mean logit of the seeds)", None, {"of": names}, (torch.tensor(mean_logit(0)), mean_logit(1)))
         f1 = [log["variants"][n]["label_only_f1"] for n in names]
         log["seed_spread"] = {"min": min(f1), "max": max(f1), "mean": round(float(np.mean(f1)), 3),
                               "sd": round(float(np.std(f1, ddof=1)), 3)}
@@ -294,6 +294,25 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
     note("done")
 
 
+def summary(files: list[Path]) -> None:
+    """Print every variant of the given sweep.json files as one table, then the spread of the shipped recipe
+    (variants named "ref...") over all of them."""
+    print("| run | variant | gold-rationale acc | evidence-abstract direction acc | open F1 | P / R | ECE |")
+    print("|---|---|---|---|---|---|---|")
+    ref = []
+    for f in files:
+        for name, m in json.loads(f.read_text())["variants"].items():
+            print(f"| {f.stem} | {name} | {m['val_sentence_acc']:.3f} | {m['direction_accuracy']:.3f} | "
+                  f"{m['label_only_f1']:.3f} | {m['precision']:.3f} / {m['recall']:.3f} | {m['ece']:.3f} |")
+            if name.startswith("ref"):
+                ref.append((m["label_only_f1"], m["direction_accuracy"]))
+    if len(ref) > 1:
+        f1 = np.array([r[0] for r in ref])
+        print(f"shipped recipe over {len(ref)} trainings: open F1 mean {f1.mean():.3f}, sd {f1.std(ddof=1):.3f}, "
+              f"range {f1.min():.3f}-{f1.max():.3f}; direction acc {min(r[1] for r in ref):.3f}-"
+              f"{max(r[1] for r in ref):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -317,8 +336,12 @@ def main() -> None:
                         "their output average and their weight average")
     r.add_argument("--evidence-twins", action="store_true",
                    help="instead: the shipped recipe against it plus evidence-negation twins, two seeds each")
+    sm = sub.add_parser("summary")
+    sm.add_argument("files", type=Path, nargs="+", help="sweep.json files (training/verifier/sweeps/*.json)")
     args = ap.parse_args()
-    if args.cmd == "bundle":
+    if args.cmd == "summary":
+        summary(args.files)
+    elif args.cmd == "bundle":
         bundle(args.data, args.cache, args.corpus, args.arxiv, args.out, args.arxiv_max, 20)
     elif args.cmd == "half":
         half(args.out)

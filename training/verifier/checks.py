@@ -1,0 +1,140 @@
+"""Checks on the shipped verifier that need no training, from a calibration cache (`calibrate.py --cache`):
+
+    python -m training.verifier.checks batching  --cache CAL.pkl   # logits alone vs in batches; throughput
+    python -m training.verifier.checks direction --cache CAL.pkl   # other ways of reading the direction
+
+`batching`: the relevance model's logits for the sentences of the first 60 candidate abstracts, scored in batches
+of 64 and 16 and one pair at a time: pairs/s and the largest logit difference against one pair at a time.
+
+`direction`: calibrate.py's cross-fitted open label-only F1 (best threshold of its grid, top-5 candidates) for
+alternatives to the shipped reading (the direction model on the 2 most relevant sentences, two map features):
+the top 1 or 3 sentences, the top 2 joined into one input, at most one verdict per claim, and extra features in
+the direction map (lexical polarity mismatch, null-result wording, the 3-way model's own SUPPORTS-vs-REFUTES logit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from helpers.nli import CrossEncoder, softmax
+from helpers.verify import Calibration, PairScores, Verdict, _logit
+from training.verifier.calibrate import best_threshold, cross_fitted, metrics
+
+UP = re.compile(r"\b(increas\w*|higher|more|greater|elevat\w*|enhanc\w*|improv\w*|promot\w*|activat\w*|"
+                r"up-?regulat\w*|induc\w*|stimulat\w*|rise|rises|gain\w*|positive\w*|benefit\w*|augment\w*|"
+                r"accelerat\w*|exacerbat\w*)\b", re.I)
+DOWN = re.compile(r"\b(decreas\w*|lower|less|fewer|reduc\w*|inhibit\w*|suppress\w*|impair\w*|worsen\w*|"
+                  r"down-?regulat\w*|prevent\w*|declin\w*|loss|negative\w*|attenuat\w*|diminish\w*|block\w*|"
+                  r"abolish\w*|protect\w*)\b", re.I)
+NULL = re.compile(r"\b(no|not|neither|nor)\b[^.;]{0,40}\b(significant\w*|effect|difference|association|associated|"
+                  r"change|correlat\w*|increase|decrease|improve\w*|reduc\w*|altered|affect\w*)|\bdid not\b|"
+                  r"\bwas not\b|\bwere not\b|\bfailed to\b|\bunchanged\b|\bsimilar\b|\bcomparable\b", re.I)
+
+
+@dataclass
+class _WithExtra(PairScores):
+    """PairScores whose direction features carry extra columns (the fitted map takes any number)."""
+
+    extra: list[float] = field(default_factory=list)
+
+    def direction_features(self) -> list[float]:
+        return super().direction_features() + self.extra
+
+
+def _polarity(text: str) -> int:
+    return int(np.sign(len(UP.findall(text)) - len(DOWN.findall(text))))
+
+
+def batching(items: list[dict]) -> None:
+    pairs = [(it["claim"]["claim"], s) for it in items[:60] for s in it["sentences"]]
+    enc = CrossEncoder(threads=2)
+    alone = None
+    for bs in (1, 64, 16):
+        t0 = time.time()
+        out = enc.logits(pairs, batch_size=bs)
+        rate = len(pairs) / (time.time() - t0)
+        alone = out if alone is None else alone
+        print(f"batch {bs:>2}: {rate:.0f} pairs/s, largest logit difference vs one at a time "
+              f"{float(np.abs(out - alone).max()):.3f} ({len(pairs)} pairs)")
+
+
+def direction(items: list[dict], claims: list[dict], temperature: float) -> None:
+    base = Calibration(top_sentences=2, temperature=temperature)
+    shipped = [it["scores"] for it in items]
+
+    def report(name: str, scores: list[PairScores]) -> tuple[dict, float]:
+        for it, sc in zip(items, scores, strict=True):
+            it["scores"] = sc
+        m, et = best_threshold(items, claims, base, 5)
+        print(f"{name}: open label-only F1 {m['label_only_f1']:.3f} (P {m['precision']:.3f} R {m['recall']:.3f}, "
+              f"threshold {et})", flush=True)
+        return m, et
+
+    _, et = report("shipped (top 2 sentences)", shipped)
+    _, pairs = cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")
+    best: dict[int, tuple[float, int]] = {}
+    for it, v in pairs:
+        if v.label != "NOT ENOUGH INFO":
+            cid = it["claim"]["id"]
+            best[cid] = max(best.get(cid, (-1.0, 0)), (v.confidence, id(it)))
+    one = [(it, v) if v.label == "NOT ENOUGH INFO" or best[it["claim"]["id"]][1] == id(it)
+           else (it, Verdict("NOT ENOUGH INFO", v.probs["NOT ENOUGH INFO"], v.probs)) for it, v in pairs]
+    print(f"at most one verdict per claim: open label-only F1 {metrics(one, claims)['label_only_f1']:.3f}")
+
+    dir_enc = CrossEncoder(threads=2, filename="direction.onnx")
+    top3 = [[int(j) for j in np.argsort(-sc.relevance)[:3]] for sc in shipped]
+    p3 = softmax(dir_enc.logits([(it["claim"]["claim"], it["sentences"][j])
+                                 for it, tp in zip(items, top3, strict=True) for j in tp]))[:, 1]
+    starts = np.cumsum([0] + [len(tp) for tp in top3])
+    for n in (1, 3):
+        report(f"top {n} sentence(s)", [PairScores(sc.relevance, p3[a:a + len(tp)][:n], tp[:n], sc.negated_claim)
+                                        for sc, tp, a in zip(shipped, top3, starts, strict=False)])
+    joined = softmax(dir_enc.logits([(it["claim"]["claim"], " ".join(it["sentences"][j] for j in sorted(tp[:2])))
+                                     for it, tp in zip(items, top3, strict=True)]))[:, 1]
+    report("top 2 joined into one input", [PairScores(sc.relevance, np.array([q]), tp[:1], sc.negated_claim)
+                                           for sc, tp, q in zip(shipped, top3, joined, strict=True)])
+
+    three = softmax(CrossEncoder(threads=2).logits([(it["claim"]["claim"], it["sentences"][j])
+                                                    for it, sc in zip(items, shipped, strict=True)
+                                                    for j in sc.top]), temperature)
+    p_ref3 = three[:, 1] / (three[:, 0] + three[:, 1] + 1e-9)
+    k, extra = 0, {"polarity mismatch": [], "null result": [], "polarity + null": [], "3-way logit": []}
+    for it, sc in zip(items, shipped, strict=True):
+        claim, tops = it["claim"]["claim"], [it["sentences"][j] for j in sc.top]
+        mismatch = float(np.mean([_polarity(claim) * _polarity(s) for s in tops])) if tops else 0.0
+        null_s, null_c = float(any(NULL.search(s) for s in tops)), float(bool(NULL.search(claim)))
+        null = [null_s * (1 - null_c), null_c * (1 - null_s)]
+        w = sc.relevance[sc.top] + 1e-6
+        three_way = float(np.sum(w * _logit(p_ref3[k:k + len(sc.top)])) / w.sum()) if len(sc.top) else 0.0
+        k += len(sc.top)
+        for name, cols in (("polarity mismatch", [mismatch]), ("null result", null),
+                           ("polarity + null", [mismatch, *null]), ("3-way logit", [three_way])):
+            extra[name].append(_WithExtra(sc.relevance, sc.p_refutes, sc.top, sc.negated_claim, cols))
+    for name, scores in extra.items():
+        report(f"direction map + {name}", scores)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("check", choices=["batching", "direction"])
+    ap.add_argument("--cache", type=Path, required=True, help="calibrate.py --cache pickle")
+    ap.add_argument("--data", type=Path, default=Path(".cache/verifier-data"), help="holds val_claims.jsonl")
+    args = ap.parse_args()
+    temperature, items = pickle.loads(args.cache.read_bytes())
+    if args.check == "batching":
+        batching(items)
+    else:
+        claims = [json.loads(line) for line in open(args.data / "val_claims.jsonl", encoding="utf-8")]
+        direction(items, claims, temperature)
+
+
+if __name__ == "__main__":
+    main()
