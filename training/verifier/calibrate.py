@@ -69,7 +69,11 @@ def sentence_temperature(claims: list[dict], corpus: Path, verifier: NliVerifier
             for i, s in enumerate(store.get([f"{store.name}:{doc}"])[0].sentences):
                 pairs.append((c["claim"], s))
                 gold.append(rationale.get(i, 2))
-    logits, y = verifier.encoder.logits(pairs), np.array(gold)
+    return fit_temperature(verifier.encoder.logits(pairs), np.array(gold))
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The softmax temperature minimising the NLL of labels `y` (0 SUP, 1 REF, 2 NEI) under 3-way `logits`."""
 
     def nll(t: float) -> float:
         return -float(np.log(softmax(logits, t)[np.arange(len(y)), y] + 1e-12).mean())
@@ -175,6 +179,29 @@ def direction_accuracy(items: list[dict], claims: list[dict], cal: Calibration) 
             "label_only_f1_with_gold_direction": cross_fitted(items, claims, cal, "open", True)[0]["label_only_f1"]}
 
 
+def select(items: list[dict], claims: list[dict], base: Calibration, top_ks: list[int]) -> tuple[Calibration, dict]:
+    """The whole fit on scored items: top-k and evidence threshold (best cross-fitted open label-only F1), rationale
+    threshold (best cross-fitted label+rationale F1), cross-fitted and in-sample figures for both settings, the
+    direction diagnostic, and the maps refitted on every item. `meta["top_k"]` holds the chosen k."""
+    best = None
+    for k in top_ks:
+        m, et = best_threshold(items, claims, base, k, verbose=True)
+        if best is None or m["label_only_f1"] > best[0]["label_only_f1"]:
+            best = (m, k, et)
+    _, k, et = best
+    with_context(items, k)
+    best_rt = max(GRID, key=lambda rt: cross_fitted(items, claims, Calibration(**{
+        **base.__dict__, "evidence_threshold": et, "rationale_threshold": rt}), "open")[0]["label_rationale_f1"])
+    cal = Calibration(**{**base.__dict__, "evidence_threshold": et, "rationale_threshold": best_rt})
+    report: dict = {s: {"cross_fitted": cross_fitted(items, claims, cal, s)[0]} for s in ("open", "oracle")}
+    report["diagnostics"] = direction_accuracy(items, claims, cal)
+    cal = fit_maps(items, cal)
+    for s in ("open", "oracle"):
+        report[s]["in_sample"] = metrics(verdicts(items, cal, s), claims)
+    cal.meta = {"top_k": k}
+    return cal, report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -194,23 +221,9 @@ def main() -> None:
         items = collect(claims, args.corpus, verifier)
         if args.cache:
             args.cache.write_bytes(pickle.dumps((base.temperature, items)))
-    best = None
-    for k in args.top_k:
-        m, et = best_threshold(items, claims, base, k, verbose=True)
-        if best is None or m["label_only_f1"] > best[0]["label_only_f1"]:
-            best = (m, k, et)
-    _, k, et = best
-    with_context(items, k)
-    best_rt = max(GRID, key=lambda rt: cross_fitted(items, claims, Calibration(**{
-        **base.__dict__, "evidence_threshold": et, "rationale_threshold": rt}), "open")[0]["label_rationale_f1"])
-    cal = Calibration(**{**base.__dict__, "evidence_threshold": et, "rationale_threshold": best_rt})
-    report = {s: {"cross_fitted": cross_fitted(items, claims, cal, s)[0]} for s in ("open", "oracle")}
-    report["diagnostics"] = direction_accuracy(items, claims, cal)
-    cal = fit_maps(items, cal)
-    for s in ("open", "oracle"):
-        report[s]["in_sample"] = metrics(verdicts(items, cal, s), claims)
-    cal.meta = {"fitted_on": f"SciFact train, validation split ({len(claims)} claims, seed 20)", "top_k": k,
-                "retrieval": f"hybrid top-{k}", **report}
+    cal, report = select(items, claims, base, args.top_k)
+    cal.meta = {"fitted_on": f"SciFact train, validation split ({len(claims)} claims, seed 20)", "top_k": cal.meta["top_k"],
+                "retrieval": f"hybrid top-{cal.meta['top_k']}", **report}
     print(json.dumps(report, indent=1))
     if args.write:
         (args.model / "calibration.json").write_text(cal.to_json() + "\n")

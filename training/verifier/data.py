@@ -45,9 +45,9 @@ def _overlap(claim: str, sent: str) -> float:
 
 
 def scifact_pairs(claims: list[dict], corpus: dict[int, dict], rng: random.Random, n_retrieved: int = 5,
-                  per_doc_neg: int = 4, per_retrieved_neg: int = 2) -> list[dict]:
+                  per_doc_neg: int = 4, per_retrieved_neg: int = 2, store=None) -> list[dict]:
     """Rationale sentences -> SUP/REF; other sentences of cited and retrieved abstracts -> NEI (hard negatives first)."""
-    store = open_corpus("scifact")
+    store = store or open_corpus("scifact")
     out: list[dict] = []
     for c in claims:
         claim = c["claim"]
