@@ -1,0 +1,371 @@
+"""Five-fold training over all 809 SciFact train claims: out-of-fold scores for the calibration and for honest
+figures, and the shipped models trained on every claim.
+
+The 80/20 split (data.py) trains the models on 647 claims and fits and measures the calibration on the other 162.
+Here fold 0 is that same validation split and the other 647 claims are split at random into folds 1-4. For each
+fold, the 3-way and direction models are trained by the shipped recipe (train.py, direction.py: the same data,
+epochs and learning rates) on the other folds' claims plus the non-SciFact pairs, exported to int8 ONNX and used,
+through the shipped inference code (`helpers.nli.CrossEncoder`, one pair at a time), to score the fold's claims
+against their candidate abstracts. So every claim is scored by models that never saw it; the calibration is fitted
+on all 809 claims instead of 162 and measured cross-fitted on all of them; and the shipped models, trained on all
+809 claims (25% more in-domain data), are the "final" fold. Their figures are those of a model trained on 4/5 of
+the claims, so slightly conservative for the final models.
+
+1. here, project venv (retrieval for the candidates and hard negatives):
+       PYTHONPATH=. .venv/bin/python -m training.verifier.cv bundle --data $W --out .cv
+       PYTHONPATH=. /work/venv-train/bin/python -m training.verifier.sweep half --out .cv
+2. on one GPU (the six trainings run side by side, about 5 min on an H200):
+       python3 -m training.verifier.cv run --bundle .cv --out $OUT
+   writes scores.pkl.gz (out-of-fold logits), cv.json (timings) and the final models as int8 ONNX parts.
+3. here:
+       cat OUT/model.onnx.part* > models/verifier/model.onnx; cat OUT/direction.onnx.part* > models/verifier/direction.onnx
+       python -m training.verifier.cv fit --bundle .cv --scores OUT/scores.pkl.gz [--write]
+   fits the temperature, maps and thresholds exactly as calibrate.py does (`calibrate.select`), prints the
+   cross-fitted figures on all 809 claims and on fold 0 alone (comparable with the 80/20 figures), and writes
+   models/verifier/calibration.json with `--write`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import pickle
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FOLDS = 5
+ALL = "all"
+DIR_TOP = 4  # direction logits are kept for the 4 most relevant sentences (temperature 1); 2 are read
+PART = 15_000_000
+
+
+def _dump_gz(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(gzip.compress(json.dumps(obj).encode()))
+    tmp.replace(path)
+
+
+def _load_gz(path: Path):
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def assign_folds(claims: list[dict], val_ids: set[int], seed: int = 20) -> dict[int, int]:
+    """Fold 0 = the 80/20 validation split; the other claims shuffled (seeded) into folds 1..FOLDS-1."""
+    rest = sorted(c["id"] for c in claims if c["id"] not in val_ids)
+    random.Random(seed).shuffle(rest)
+    return {**{cid: 0 for cid in val_ids}, **{cid: 1 + i % (FOLDS - 1) for i, cid in enumerate(rest)}}
+
+
+def held_docs(claims: list[dict], fold: dict[int, int], k: int | str) -> set[int]:
+    """Abstracts cited by (or evidence for) fold k's claims: left out of fold k's corpus pairs."""
+    if k == ALL:
+        return set()
+    return {int(d) for c in claims if fold[c["id"]] == k for d in [*c.get("cited_doc_ids", []), *c["evidence"]]}
+
+
+# ---------------------------------------------------------------- 1. here: the bundle
+
+
+def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10) -> None:
+    """claims (with folds), SciFact pairs per claim, the other training pairs, every claim's candidate abstracts
+    (hybrid top-`depth`, cited and gold, with sentences) and corpus pairs per abstract."""
+    from helpers.eval_verify import corpus_store
+    from helpers.search import search
+    from helpers.store import open_corpus
+    from helpers.text import paper_sentences
+    from training.verifier.augment import corpus_pairs
+    from training.verifier.calibrate import CLASS
+    from training.verifier.data import read_jsonl, scifact_pairs
+
+    out.mkdir(parents=True, exist_ok=True)
+    claims = read_jsonl(corpus_path.parent / "claims_train.jsonl")
+    val_ids = {c["id"] for c in read_jsonl(data / "val_claims.jsonl")}
+    fold = assign_folds(claims, val_ids)
+    corpus = {d["doc_id"]: d for d in read_jsonl(corpus_path)}
+    rng, sci_store = random.Random(20), open_corpus("scifact")
+    sci = [{**r, "cid": c["id"]} for c in claims for r in scifact_pairs([c], corpus, rng, store=sci_store)]
+    other = [r for r in read_jsonl(data / "train.jsonl") if not r["src"].startswith("scifact")]
+    store, items = corpus_store(corpus_path), []
+    for c in claims:
+        ranked = [h.doc_id.split(":", 1)[1] for h in search(store, c["claim"], k=depth)]
+        cited = [str(d) for d in c.get("cited_doc_ids", [])]
+        for doc in dict.fromkeys(ranked + cited + list(c["evidence"])):
+            sets = c["evidence"].get(doc, [])
+            items.append({"cid": c["id"], "claim": c["claim"], "doc": doc, "gold": CLASS[sets[0]["label"]] if sets else 2,
+                          "rank": ranked.index(doc) if doc in ranked else 99, "cited": doc in cited,
+                          "sentences": paper_sentences(store.get([f"{store.name}:{doc}"])[0])})
+    cp = {str(d): p for d, doc in corpus.items() if (p := corpus_pairs([doc["abstract"]]))}
+    _dump_gz(out / "claims.json.gz", [{**c, "fold": fold[c["id"]]} for c in claims])
+    _dump_gz(out / "scifact_pairs.json.gz", sci)
+    _dump_gz(out / "other_pairs.json.gz", other)
+    _dump_gz(out / "items.json.gz", items)
+    _dump_gz(out / "corpus_pairs.json.gz", cp)
+    shutil.copy(Path("models/verifier/tokenizer.json"), out / "tokenizer.json")
+    print(json.dumps({"claims": len(claims), "folds": [sum(f == k for f in fold.values()) for k in range(FOLDS)],
+                      "scifact_pairs": len(sci), "other_pairs": len(other), "items": len(items),
+                      "corpus_pair_abstracts": len(cp)}, indent=1))
+
+
+# ---------------------------------------------------------------- 2. on the GPU: one fold
+
+
+def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) -> None:
+    """Fold k's two models by the shipped recipe (k = "all": every claim), exported to int8 ONNX in `work`;
+    for a numbered fold, also its claims' out-of-fold logits (work/scores.pkl)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.verifier.direction import DIRECTION_LABELS, direction_pairs
+    from training.verifier.export import export_int8
+    from training.verifier.train import LABELS, fit, load_pairs
+
+    t0 = time.time()
+    threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
+    torch.set_num_threads(threads)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    work.mkdir(parents=True, exist_ok=True)
+    claims = _load_gz(bundle_dir / "claims.json.gz")
+    fold = {c["id"]: c["fold"] for c in claims}
+    sci = [r for r in _load_gz(bundle_dir / "scifact_pairs.json.gz") if k == ALL or fold[r["cid"]] != k]
+    rows = _load_gz(bundle_dir / "other_pairs.json.gz") + sci
+    cp = _load_gz(bundle_dir / "corpus_pairs.json.gz")
+    if smoke:
+        rows, cp = rows[:400], dict(list(cp.items())[:60])
+    random.Random(20).shuffle(rows)
+    with open(work / "train.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    log = {"fold": k, "device": dev, "pairs": len(rows), "scifact_pairs": len(sci)}
+
+    def note(msg: str) -> None:
+        log[msg] = round(time.time() - t0)
+        print(f"[fold {k} {time.time() - t0:5.0f}s] {msg}", flush=True)
+
+    tok = AutoTokenizer.from_pretrained(bundle_dir / "base")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        bundle_dir / "base", num_labels=3, id2label=dict(enumerate(LABELS)),
+        label2id={n: i for i, n in enumerate(LABELS)}).float().to(dev)
+    torch.manual_seed(20)
+    fit(model, tok, load_pairs(work / "train.jsonl", 2), torch.nn.CrossEntropyLoss(), random.Random(20), batch=16,
+        epochs=1.5, lr=4e-5, max_len=128)
+    three_way = {n: v.detach().clone() for n, v in model.state_dict().items() if not n.startswith("classifier.")}
+    note("3-way trained")
+    export_int8(model, tok, work / "model.onnx")
+    del model
+
+    direction = AutoModelForSequenceClassification.from_pretrained(
+        bundle_dir / "base", num_labels=2, id2label=dict(enumerate(DIRECTION_LABELS)),
+        label2id={n: i for i, n in enumerate(DIRECTION_LABELS)}).float()
+    direction.load_state_dict(three_way, strict=False)
+    direction.to(dev)
+    base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20))
+    held = held_docs(claims, fold, k)
+    corpus_rows = [p for d, ps in cp.items() if int(d) not in held for p in ps]
+    log["direction_pairs"], log["corpus_pairs"] = len(base_rows), len(corpus_rows)
+    for rows_, epochs, lr, seed in ((base_rows, 3, 3e-5, 20), (base_rows + corpus_rows, 1, 2e-5, 22)):
+        torch.manual_seed(seed)
+        rows_ = rows_[:]
+        random.Random(seed).shuffle(rows_)
+        fit(direction, tok, rows_, torch.nn.CrossEntropyLoss(), random.Random(seed), batch=16, epochs=epochs, lr=lr,
+            max_len=128)
+    note("direction trained")
+    export_int8(direction, tok, work / "direction.onnx")
+    note("exported")
+    if k != ALL:
+        shutil.copy(bundle_dir / "tokenizer.json", work / "tokenizer.json")
+        ids = {c["id"] for c in claims if fold[c["id"]] == k}
+        items = [it for it in _load_gz(bundle_dir / "items.json.gz") if it["cid"] in ids]
+        if smoke:
+            items = items[:30]
+        (work / "scores.pkl").write_bytes(pickle.dumps(score_items(items, work, threads)))
+        note(f"scored {len(items)} candidates")
+    (work / "log.json").write_text(json.dumps(log, indent=1))
+
+
+def score_items(items: list[dict], folder: Path, threads: int = 2) -> dict[tuple[int, str], dict]:
+    """3-way logits of every sentence and direction logits of the DIR_TOP most relevant (temperature 1), by the
+    shipped inference code, one pair at a time."""
+    from helpers.nli import CrossEncoder, softmax
+
+    rel_enc = CrossEncoder(folder, threads=threads)
+    dir_enc = CrossEncoder(folder, threads=threads, filename="direction.onnx")
+    flat = [(it["claim"], s) for it in items for s in it["sentences"]]
+    logits = rel_enc.logits(flat)
+    out, start, dir_pairs = {}, 0, []
+    for it in items:
+        lg = logits[start:start + len(it["sentences"])]
+        start += len(it["sentences"])
+        top = [int(j) for j in np.argsort(-(1 - softmax(lg)[:, 2]))[:DIR_TOP]]
+        out[(it["cid"], it["doc"])] = {"logits3": lg, "dir_top": top}
+        dir_pairs += [(it["claim"], it["sentences"][j]) for j in top]
+    dl = dir_enc.logits(dir_pairs)
+    start = 0
+    for sc in out.values():
+        sc["dir_logits"] = dl[start:start + len(sc["dir_top"])]
+        start += len(sc["dir_top"])
+    return out
+
+
+# ---------------------------------------------------------------- 2. on the GPU: all folds side by side
+
+
+def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds: list[str] | None = None) -> None:
+    """Train the FOLDS folds and the final models in parallel processes; gather the out-of-fold scores and the
+    final ONNX files (in parts) into `out`. Whatever finished by `deadline` seconds is kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path("/tmp/cv-work")
+    procs = {}
+    # side by side, each process keeps to 2 threads (more threads than cores made two processes on 2 cores 10x slower than one)
+    n = str(max(1, min(2, (os.cpu_count() or 2) // len(folds or range(FOLDS + 1)))))
+    env = {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false"}
+    for k in folds or [ALL, *map(str, range(FOLDS))]:
+        shutil.rmtree(work / k, ignore_errors=True)
+        cmd = [sys.executable, "-m", "training.verifier.cv", "fold", "--bundle", str(bundle_dir), "--fold", str(k),
+               "--work", str(work / str(k))] + (["--smoke"] if smoke else [])
+        procs[k] = subprocess.Popen(cmd, stdout=open(out / f"fold-{k}.log", "w"), stderr=subprocess.STDOUT, env=env)
+    t0 = time.time()
+    while any(p.poll() is None for p in procs.values()) and time.time() - t0 < deadline:
+        time.sleep(5)
+    status = {str(k): p.poll() for k, p in procs.items()}
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+    scores, logs = {}, {}
+    for k in procs:
+        if (work / str(k) / "log.json").exists():
+            logs[str(k)] = json.loads((work / str(k) / "log.json").read_text())
+        if (work / str(k) / "scores.pkl").exists():
+            scores.update(pickle.loads((work / str(k) / "scores.pkl").read_bytes()))
+    (out / "scores.pkl.gz").write_bytes(gzip.compress(pickle.dumps(scores)))
+    for name in ("model.onnx", "direction.onnx"):
+        path = work / ALL / name
+        if path.exists():
+            blob = path.read_bytes()
+            for j in range(0, (len(blob) + PART - 1) // PART):
+                (out / f"{name}.part{j}").write_bytes(blob[j * PART:(j + 1) * PART])
+    (out / "cv.json").write_text(json.dumps({"exit": status, "seconds": round(time.time() - t0), "logs": logs,
+                                             "scored": len(scores)}, indent=1))
+    # the logs of the folds, tails only, into one file (fewer files come back)
+    with open(out / "folds.log", "w") as f:
+        for k in procs:
+            lines = (out / f"fold-{k}.log").read_text().splitlines()
+            f.write(f"==== fold {k} ({len(lines)} lines)\n" + "\n".join(lines[-15:]) + "\n")
+            (out / f"fold-{k}.log").unlink()
+    print(json.dumps({"exit": status, "seconds": round(time.time() - t0), "scored": len(scores)}))
+
+
+# ---------------------------------------------------------------- 3. here: the calibration on 809 claims
+
+
+def scored_items(bundle_dir: Path, scores: dict, temperature: float | None = None) -> tuple[list[dict], list[dict], float]:
+    """calibrate.py-style items (PairScores from the out-of-fold logits) for every scored candidate, the claims,
+    and the temperature (fitted by NLL on the gold evidence abstracts' sentences unless given)."""
+    from helpers.nli import softmax
+    from helpers.verify import NEGATED, PairScores
+    from training.verifier.calibrate import fit_temperature
+
+    claims = _load_gz(bundle_dir / "claims.json.gz")
+    by_id = {c["id"]: c for c in claims}
+    raw = [it for it in _load_gz(bundle_dir / "items.json.gz") if (it["cid"], it["doc"]) in scores]
+    if temperature is None:
+        logits, gold = [], []
+        for it in raw:
+            c = by_id[it["cid"]]
+            if it["gold"] < 2:
+                rationale = {i: it["gold"] for s in c["evidence"][it["doc"]] for i in s["sentences"]}
+                logits.append(scores[(it["cid"], it["doc"])]["logits3"])
+                gold += [rationale.get(i, 2) for i in range(len(it["sentences"]))]
+        temperature = fit_temperature(np.concatenate(logits), np.array(gold))
+    items, missing = [], 0
+    for it in raw:
+        sc = scores[(it["cid"], it["doc"])]
+        rel = 1.0 - softmax(sc["logits3"], temperature)[:, 2]
+        top = [int(j) for j in np.argsort(-rel)[:2]]
+        where = {j: i for i, j in enumerate(sc["dir_top"])}
+        missing += sum(j not in where for j in top)
+        p_dir = softmax(sc["dir_logits"])[:, 1]
+        p3 = softmax(sc["logits3"][top], temperature)
+        p_ref = np.array([p_dir[where[j]] if j in where else p3[n, 1] / (p3[n, 0] + p3[n, 1]) for n, j in enumerate(top)])
+        c = by_id[it["cid"]]
+        items.append({"claim": c, "doc": it["doc"], "gold": it["gold"], "rank": it["rank"], "cited": it["cited"],
+                      "sentences": it["sentences"], "logits3": sc["logits3"],
+                      "scores": PairScores(rel, p_ref, top, bool(NEGATED.search(c["claim"])))})
+    if missing:
+        print(f"{missing} top sentences had no direction logits (3-way ratio used)")
+    return items, [c for c in claims if any(it["claim"] is c for it in items)], temperature
+
+
+def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> None:
+    """Temperature, maps and thresholds on all out-of-fold scores (calibrate.select); figures on all claims
+    and on fold 0 alone; calibration.json with `write`."""
+    from helpers.nli import model_dir
+    from helpers.verify import Calibration
+    from training.verifier.calibrate import best_threshold, direction_accuracy, select
+
+    scores = pickle.loads(gzip.decompress(scores_path.read_bytes()))
+    items, claims, temperature = scored_items(bundle_dir, scores)
+    print(f"{len(claims)} claims, {len(items)} candidates, temperature {temperature:.3f}", flush=True)
+    base = Calibration(top_sentences=2, temperature=temperature)
+    zero = [c for c in claims if c["fold"] == 0]
+    zero_items = [it for it in items if it["claim"]["fold"] == 0]
+    m0, et0 = best_threshold(zero_items, zero, base, 5)
+    d0 = direction_accuracy(zero_items, zero, Calibration(**{**base.__dict__, "evidence_threshold": et0}))
+    print(f"fold 0 alone (the 80/20 validation claims, {len(zero)}): cross-fitted {m0}, threshold {et0}, {d0}",
+          flush=True)
+    cal, report = select(items, claims, base, top_ks)
+    report["fold0_alone"] = {"cross_fitted": m0, "evidence_threshold": et0, **d0}
+    cal.meta = {"fitted_on": f"SciFact train, all {len(claims)} claims, out-of-fold scores of 5 models each trained "
+                             f"on the other 4/5 (training/verifier/cv.py)", "top_k": cal.meta["top_k"],
+                "retrieval": f"hybrid top-{cal.meta['top_k']}", **report}
+    print(json.dumps(report, indent=1))
+    if write:
+        path = model_dir() / "calibration.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(cal.to_json() + "\n")
+        tmp.replace(path)
+        print(f"wrote {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bundle")
+    b.add_argument("--data", type=Path, required=True, help="the data recipe's folder (train.jsonl, val_claims.jsonl)")
+    b.add_argument("--corpus", type=Path, default=Path("../shared/data/scifact/corpus.jsonl"))
+    b.add_argument("--out", type=Path, required=True)
+    f = sub.add_parser("fold")
+    f.add_argument("--bundle", type=Path, required=True)
+    f.add_argument("--fold", required=True)
+    f.add_argument("--work", type=Path, required=True)
+    f.add_argument("--smoke", action="store_true")
+    r = sub.add_parser("run")
+    r.add_argument("--bundle", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--deadline", type=float, default=480, help="seconds after which unfinished folds are stopped")
+    r.add_argument("--smoke", action="store_true", help="tiny data: check the whole run on a CPU")
+    r.add_argument("--folds", nargs="+", default=None, help="only these (default: all and 0-4)")
+    ft = sub.add_parser("fit")
+    ft.add_argument("--bundle", type=Path, required=True)
+    ft.add_argument("--scores", type=Path, required=True)
+    ft.add_argument("--top-k", type=int, nargs="+", default=[5])
+    ft.add_argument("--write", action="store_true", help="write models/verifier/calibration.json")
+    args = ap.parse_args()
+    if args.cmd == "bundle":
+        bundle(args.data, args.corpus, args.out)
+    elif args.cmd == "fold":
+        train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke)
+    elif args.cmd == "run":
+        run(args.bundle, args.out, args.deadline, args.smoke, args.folds)
+    else:
+        fit(args.bundle, args.scores, args.write, args.top_k)
+
+
+if __name__ == "__main__":
+    main()
