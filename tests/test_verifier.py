@@ -1,7 +1,8 @@
 """The trained verifier on real SciFact pairs, its abstention rule, offline loading, and `eval verify` end to end.
 
 Real lines are read from the shared data at test time (nothing is copied into the repository). The pairs are
-from SciFact train claims outside the validation split: a sanity check of the shipped model, not a benchmark.
+from SciFact train claims, on which the shipped models were trained (training/verifier/cv.py): a sanity check of
+the shipped models, calibration and decision rule, not a benchmark.
 """
 
 from __future__ import annotations
@@ -79,20 +80,44 @@ def test_bad_calibration_is_a_model_error(tmp_path) -> None:
 
 
 def test_supported_and_unrelated(verifier, claims, papers) -> None:
-    sup, sup2, unrel = verifier.verify_many([(claims[197]["claim"], papers[CCL_DOC]),
-                                             (claims[85]["claim"], papers[MAC_DOC]),
-                                             (claims[197]["claim"], papers[CDCA_DOC])])
-    for v, (cid, doc) in ((sup, (197, CCL_DOC)), (sup2, (85, MAC_DOC))):
-        gold_sents = claims[cid]["evidence"][str(doc)][0]["sentences"]
-        assert v.label == "SUPPORTS" and set(gold_sents) & set(v.sentences)
-        assert v.evidence == [papers[doc].sentences[i] for i in v.sentences]
+    sup, unrel = verifier.verify_many([(claims[197]["claim"], papers[CCL_DOC]), (claims[197]["claim"], papers[CDCA_DOC])])
+    gold_sents = claims[197]["evidence"][str(CCL_DOC)][0]["sentences"]
+    assert sup.label == "SUPPORTS" and set(gold_sents) & set(sup.sentences)
+    assert sup.evidence == [papers[CCL_DOC].sentences[i] for i in sup.sentences]
     assert unrel.label == "NOT ENOUGH INFO" and not unrel.sentences
-    for v in (sup, sup2, unrel):
+    for v in (sup, unrel):
         assert 0 <= v.confidence <= 1 and abs(sum(v.probs.values()) - 1) < 1e-5
         assert v.confidence == pytest.approx(v.probs[v.label])
 
 
-@pytest.mark.xfail(reason="known limitation: SUPPORTS vs REFUTES is right for 68% of evidence abstracts, always-SUPPORTS 62% (MODEL_CARD.md)", strict=False)
+def test_labels_on_forty_pairs_of_each_kind(verifier) -> None:
+    """The first 40 SUPPORT and 40 CONTRADICT (claim, evidence abstract) pairs of SciFact train, and 40 claims
+    against another claim's evidence abstract, each judged on its own. The shipped models were trained on these
+    claims: this checks the models, calibration and decision rule together, not accuracy on unseen claims
+    (MODEL_CARD.md has those figures). An always-abstaining or always-SUPPORTS verifier fails it."""
+    corpus = {d["doc_id"]: d for d in map(json.loads, open(SCIFACT / "corpus.jsonl", encoding="utf-8"))}
+    pairs: dict[str, list[tuple[str, int]]] = {"SUPPORT": [], "CONTRADICT": []}
+    for c in map(json.loads, open(SCIFACT / "claims_train.jsonl", encoding="utf-8")):
+        for doc, sets in c["evidence"].items():
+            pairs[sets[0]["label"]].append((c["claim"], int(doc)))
+    sup, ref = pairs["SUPPORT"][:40], pairs["CONTRADICT"][:40]
+    far = pairs["SUPPORT"][200:240]  # other topics: claims further down the file
+    unrelated = [(claim, doc) for (claim, _), (_, doc) in zip(sup, far, strict=True)]
+
+    def labels(ps: list[tuple[str, int]]) -> list[str]:
+        papers = [Paper(id=f"scifact:{d}", title=corpus[d]["title"], abstract=" ".join(corpus[d]["abstract"]),
+                        sentences=corpus[d]["abstract"]) for _, d in ps]
+        return [v.label for v in verifier.verify_many([(c, p) for (c, _), p in zip(ps, papers, strict=True)])]
+
+    on_sup, on_ref, on_unrel = labels(sup), labels(ref), labels(unrelated)
+    assert on_sup.count("SUPPORTS") >= 20 and on_sup.count("REFUTES") <= 4
+    assert on_ref.count("REFUTES") >= 20 and on_ref.count("SUPPORTS") <= 10
+    assert on_unrel.count("NOT ENOUGH INFO") >= 34
+
+
+@pytest.mark.xfail(reason="known limitation: claim 250's refuting sentence gets too little relevance (P(evidence) "
+                          "below the threshold); direction is right for 75% of evidence abstracts (MODEL_CARD.md)",
+                   strict=False)
 def test_refuted(verifier, claims, papers) -> None:
     assert verifier.verify(claims[250]["claim"], papers[CDCA_DOC]).label == "REFUTES"
 
