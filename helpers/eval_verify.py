@@ -73,7 +73,9 @@ def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper
         groups = [(c["claim"], ps) for c, ps in zip(claims, papers, strict=True)]
         flat = [v for vs in verifier.verify_ranked_many(groups) for v in vs]
     else:
-        flat = verifier.verify_many([(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps])
+        # not ranked = the oracle setting: the claim's cited abstracts, chosen for it
+        flat = verifier.verify_many([(c["claim"], p) for c, ps in zip(claims, papers, strict=True) for p in ps],
+                                    cited=not ranked)
     seconds = time.perf_counter() - t0
     preds, per_claim, i = [], [], 0
     for c, ps in zip(claims, papers, strict=True):

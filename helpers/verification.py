@@ -68,7 +68,8 @@ def check_claims(claims: list[Claim], papers: dict[str, Paper], pool: list[Paper
         for p in cs:
             pairs.append((claim.text, p))
             index.append((ci, p.id))
-    verdicts = verifier.verify_many(pairs) if pairs else []
+    # the claim's own source was chosen for it (cited map); the other papers were found for it
+    verdicts = verifier.verify_many(pairs, cited=[what == "ground" for _, what in index]) if pairs else []
     per_claim: dict[int, list] = {i: [] for i in range(len(claims))}
     ground: dict[int, object] = {}
     for (ci, what), (_, paper), v in zip(index, pairs, verdicts):

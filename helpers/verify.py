@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +46,7 @@ class Verifier(Protocol):
 
     def verify(self, claim: str, paper: Paper) -> Verdict: ...
 
-    def verify_many(self, pairs: list[tuple[str, Paper]]) -> list[Verdict]: ...
+    def verify_many(self, pairs: list[tuple[str, Paper]], cited: bool | Sequence[bool] = False) -> list[Verdict]: ...
 
 
 class LexicalVerifier:
@@ -76,7 +77,7 @@ class LexicalVerifier:
         probs = {label: conf * 0.9, other: conf * 0.1, "NOT ENOUGH INFO": 1 - conf}
         return Verdict(label, probs[label], probs, [best_i], [sents[best_i]], method=self.name)
 
-    def verify_many(self, pairs: list[tuple[str, Paper]]) -> list[Verdict]:
+    def verify_many(self, pairs: list[tuple[str, Paper]], cited: bool | Sequence[bool] = False) -> list[Verdict]:
         return [self.verify(c, p) for c, p in pairs]
 
 
@@ -85,8 +86,10 @@ class Calibration:
     """How sentence scores become a calibrated abstract verdict; fitted on the SciFact validation split
     (training/verifier/calibrate.py) and stored as models/verifier/calibration.json.
 
-    P(evidence) is a logistic map over the abstract's relevance features (`evidence_features`), with two
-    extra features when the abstracts are ranked candidates for one claim (`ranked_evidence`); P(REFUTES |
+    P(evidence) is a logistic map over the abstract's relevance features (`evidence_features`): one for a paper
+    found for the claim (`pair_evidence`), one for a paper chosen for it, i.e. its own source or a paper it cites
+    (`cited_evidence`: evidence far more often), and one with two extra features when the abstracts are a claim's
+    ranked retrieval candidates (`ranked_evidence`); P(REFUTES |
     evidence) is a logistic map over the direction features (`direction_features`). Then
     P(SUPPORTS) = P(ev)(1 - P(ref)), P(REFUTES) = P(ev) P(ref), P(NEI) = 1 - P(ev).
     """
@@ -96,6 +99,7 @@ class Calibration:
     evidence_threshold: float = 0.5  # SUPPORTS/REFUTES only when its calibrated probability >= this
     top_sentences: int = 2  # the most relevant sentences whose direction is read
     pair_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef rel1, rel2; intercept
+    cited_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # the same, for a chosen paper
     ranked_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0, 0.0])  # + gap, 1/(1+rank)
     direction: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef dir, claim negation; intercept
     meta: dict = field(default_factory=dict)
@@ -108,7 +112,7 @@ class Calibration:
             cal = cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{path}: unreadable calibration: {exc}") from exc
-        for name, n in (("pair_evidence", 3), ("ranked_evidence", 5), ("direction", 3)):
+        for name, n in (("pair_evidence", 3), ("cited_evidence", 3), ("ranked_evidence", 5), ("direction", 3)):
             if len(getattr(cal, name)) != n:
                 raise ModelError(f"{path}: {name}: expected {n} numbers (coefficients, then intercept)")
         return cal
@@ -165,10 +169,12 @@ def ranked_features(scores: list[PairScores]) -> list[list[float]]:
     return out
 
 
-def calibrated_probs(scores: PairScores, cal: Calibration, context: list[float] | None = None) -> np.ndarray:
-    """Calibrated P(SUPPORTS, REFUTES, NEI) for one abstract (`context`: its `ranked_features`, if ranked)."""
+def calibrated_probs(scores: PairScores, cal: Calibration, context: list[float] | None = None,
+                     cited: bool = False) -> np.ndarray:
+    """Calibrated P(SUPPORTS, REFUTES, NEI) for one abstract (`context`: its `ranked_features`, if ranked;
+    `cited`: the paper was chosen for the claim, not found for it)."""
     if context is None:
-        w = np.asarray(cal.pair_evidence)
+        w = np.asarray(cal.cited_evidence if cited else cal.pair_evidence)
         x = scores.evidence_features()
     else:
         w = np.asarray(cal.ranked_evidence)
@@ -180,10 +186,10 @@ def calibrated_probs(scores: PairScores, cal: Calibration, context: list[float] 
 
 
 def decide(scores: PairScores, sentences: list[str], cal: Calibration, context: list[float] | None = None,
-           method: str = "") -> Verdict:
+           method: str = "", cited: bool = False) -> Verdict:
     """Abstract verdict: label = likelier of SUPPORTS/REFUTES if its calibrated probability reaches the
     evidence threshold, else NOT ENOUGH INFO (abstain); rationale = the most relevant sentences."""
-    probs = calibrated_probs(scores, cal, context)
+    probs = calibrated_probs(scores, cal, context, cited)
     prob_map = dict(zip(LABELS, map(float, probs), strict=True))
     k = int(np.argmax(probs[:2]))
     if probs[k] < cal.evidence_threshold or not len(scores.relevance):
@@ -240,9 +246,14 @@ class NliVerifier:
     def verify(self, claim: str, paper: Paper) -> Verdict:
         return self.verify_many([(claim, paper)])[0]
 
-    def verify_many(self, pairs: list[tuple[str, Paper]]) -> list[Verdict]:
-        """Each pair judged on its own."""
-        return [decide(sc, ss, self.calibration, method=self.name) for sc, ss in self.score(pairs)]
+    def verify_many(self, pairs: list[tuple[str, Paper]], cited: bool | Sequence[bool] = False) -> list[Verdict]:
+        """Each pair judged on its own. `cited` (one flag, or one per pair): the paper was chosen for the claim
+        (its source, a paper it cites) rather than found for it, so evidence is far likelier a priori."""
+        flags = [cited] * len(pairs) if isinstance(cited, bool) else list(cited)
+        if len(flags) != len(pairs):
+            raise ValueError(f"cited: {len(flags)} flags for {len(pairs)} pairs")
+        return [decide(sc, ss, self.calibration, method=self.name, cited=c)
+                for (sc, ss), c in zip(self.score(pairs), flags, strict=True)]
 
     def verify_ranked(self, claim: str, papers: list[Paper]) -> list[Verdict]:
         """The claim against its retrieved candidates, best first: the calibration also uses each abstract's

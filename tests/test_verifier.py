@@ -22,6 +22,7 @@ from helpers.verify import (
     NliVerifier,
     PairScores,
     Verdict,
+    calibrated_probs,
     corroborate,
     decide,
     load_verifier,
@@ -203,6 +204,12 @@ def test_eval_verify_end_to_end(tmp_path, monkeypatch, claims) -> None:
     for ev in by_id.values():
         for pred in ev.values():
             assert 0 <= pred["confidence"] <= 1 and pred["sentences"]
+    # oracle: the cited abstracts, judged as papers chosen for the claim (the cited map)
+    result = CliRunner().invoke(app, ["eval", "verify", "--oracle", "--corpus", str(corpus), "--claims",
+                                      str(claims_file), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    oracle = {p["id"]: p["evidence"] for p in map(json.loads, out.read_text().splitlines())}
+    assert oracle[197][str(CCL_DOC)]["label"] == "SUPPORT" and oracle[85][str(MAC_DOC)]["label"] == "SUPPORT"
 
 
 def test_score_counts_gold_abstracts_among_those_checked() -> None:
@@ -214,3 +221,53 @@ def test_score_counts_gold_abstracts_among_those_checked() -> None:
               {"id": 2, "claim": "y", "evidence": {}}]
     run = Run("t", [{"id": 1, "evidence": {}}, {"id": 2, "evidence": {}}], [[("10", nei), ("99", nei)], [("10", nei)]], 1.0)
     assert score(run, claims, has_gold=True)["gold_checked"] == 0.5  # doc 11 was never retrieved for claim 1
+
+
+def test_a_paper_chosen_for_the_claim_uses_the_cited_map() -> None:
+    """Same scores, three provenances: found (per-pair map), chosen (cited map), ranked (ranked map, flag ignored)."""
+    cal = Calibration(evidence_threshold=0.5, pair_evidence=[1.0, 0.0, -3.0], cited_evidence=[1.0, 0.0, 3.0],
+                      ranked_evidence=[1.0, 0.0, 0.0, 0.0, -9.0], direction=[0.0, 0.0, -4.0])
+    sc = _scores([0.5, 0.1], p_ref=0.1)  # best relevance logit 0
+    found, chosen = calibrated_probs(sc, cal), calibrated_probs(sc, cal, cited=True)
+    assert found[2] == pytest.approx(1 - 1 / (1 + np.exp(3.0)))
+    assert chosen[2] == pytest.approx(1 - 1 / (1 + np.exp(-3.0)))
+    assert decide(sc, ["a", "b"], cal).label == "NOT ENOUGH INFO"
+    assert decide(sc, ["a", "b"], cal, cited=True).label == "SUPPORTS"
+    ranked = calibrated_probs(sc, cal, [0.0, 1.0], cited=True)
+    assert ranked[2] == pytest.approx(1 - 1 / (1 + np.exp(9.0)))
+
+
+def test_verify_many_takes_one_cited_flag_per_pair(verifier, claims, papers) -> None:
+    pairs = [(claims[85]["claim"], papers[MAC_DOC]), (claims[85]["claim"], papers[CDCA_DOC])]
+    mixed = verifier.verify_many(pairs, cited=[True, False])
+    assert mixed[0].probs == verifier.verify_many(pairs[:1], cited=True)[0].probs
+    assert mixed[1].probs == verifier.verify_many(pairs[1:])[0].probs
+    assert mixed[0].probs["NOT ENOUGH INFO"] < verifier.verify_many(pairs[:1])[0].probs["NOT ENOUGH INFO"]
+    with pytest.raises(ValueError, match="cited: 1 flags for 2 pairs"):
+        verifier.verify_many(pairs, cited=[True])
+
+
+def test_grounding_is_checked_as_cited_and_corroboration_as_found() -> None:
+    """check_claims: the claim's own source is a paper chosen for it; the other papers were found for it."""
+    from helpers.claims import Claim
+    from helpers.verification import check_claims
+
+    seen: list[tuple[str, bool]] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def verify(self, claim, paper):  # pragma: no cover - not called
+            raise AssertionError
+
+        def verify_many(self, pairs, cited=False):
+            seen.extend((p.id, c) for (_, p), c in zip(pairs, cited, strict=True))
+            return [Verdict("NOT ENOUGH INFO", 1.0, {"SUPPORTS": 0.0, "REFUTES": 0.0, "NOT ENOUGH INFO": 1.0})
+                    for _ in pairs]
+
+    own = Paper(id="p:1", title="Own", abstract="Routing sparse experts speeds up inference.")
+    pool = [own, Paper(id="p:2", title="Other", abstract="Sparse experts and routing for inference speed."),
+            Paper(id="p:3", title="Third", abstract="Sparse routing of experts.")]
+    claim = Claim("c1", "p:1", "Routing sparse experts speeds up inference.", 0, 1.0, 1.0)
+    check_claims([claim], {"p:1": own}, pool, Recorder(), threshold=0.6)
+    assert seen[0] == ("p:1", True) and sorted(seen[1:]) == [("p:2", False), ("p:3", False)]

@@ -100,19 +100,22 @@ def _lr(x: list[list[float]], y: list[bool]) -> list[float]:
 
 
 def fit_maps(items: list[dict], cal: Calibration) -> Calibration:
-    """The three logistic maps, fitted on `items` (which must carry context for the ranked map)."""
+    """The four logistic maps, fitted on `items` (which must carry context for the ranked map): P(evidence) for a
+    paper found for the claim (the ranked candidates, without their rank features), for a paper chosen for it (the
+    cited abstracts), for ranked candidates, and P(REFUTES | evidence)."""
     ranked = [it for it in items if it["context"] is not None]
-    pairs = [it for it in items if it["context"] is not None or it["cited"]]  # both settings' candidates
+    cited = [it for it in items if it["cited"]]
     evidence = [it for it in items if it["gold"] < 2]
     return Calibration(**{**cal.__dict__,
-        "pair_evidence": _lr([it["scores"].evidence_features() for it in pairs], [it["gold"] < 2 for it in pairs]),
+        "pair_evidence": _lr([it["scores"].evidence_features() for it in ranked], [it["gold"] < 2 for it in ranked]),
+        "cited_evidence": _lr([it["scores"].evidence_features() for it in cited], [it["gold"] < 2 for it in cited]),
         "ranked_evidence": _lr([it["scores"].evidence_features() + it["context"] for it in ranked],
                                [it["gold"] < 2 for it in ranked]),
         "direction": _lr([it["scores"].direction_features() for it in evidence], [it["gold"] == 1 for it in evidence])})
 
 
 def verdicts(items: list[dict], cal: Calibration, setting: str, gold_direction: bool = False) -> list[tuple[dict, object]]:
-    """(item, Verdict) for the setting's candidates: open = ranked top-k with context, oracle = cited, pairwise.
+    """(item, Verdict) for the setting's candidates: open = ranked top-k with context, oracle = cited, pairwise with the cited map.
     `gold_direction` (a diagnostic): evidence abstracts get P(REFUTES | evidence) from the gold label."""
     out = []
     for it in items:
@@ -122,7 +125,7 @@ def verdicts(items: list[dict], cal: Calibration, setting: str, gold_direction: 
         if setting == "open" and it["context"] is not None:
             out.append((it, decide(it["scores"], it["sentences"], c, it["context"])))
         elif setting == "oracle" and it["cited"]:
-            out.append((it, decide(it["scores"], it["sentences"], c)))
+            out.append((it, decide(it["scores"], it["sentences"], c, cited=True)))
     return out
 
 
