@@ -74,7 +74,8 @@ def held_docs(claims: list[dict], fold: dict[int, int], k: int | str) -> set[int
 # ---------------------------------------------------------------- 1. here: the bundle
 
 
-def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10) -> None:
+def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieved: int = 5,
+           per_retrieved_neg: int = 2) -> None:
     """claims (with folds), SciFact pairs per claim, the other training pairs, every claim's candidate abstracts
     (hybrid top-`depth`, cited and gold, with sentences) and corpus pairs per abstract."""
     from helpers.eval_verify import corpus_store
@@ -91,7 +92,9 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10) -> None:
     fold = assign_folds(claims, val_ids)
     corpus = {d["doc_id"]: d for d in read_jsonl(corpus_path)}
     rng, sci_store = random.Random(20), open_corpus("scifact")
-    sci = [{**r, "cid": c["id"]} for c in claims for r in scifact_pairs([c], corpus, rng, store=sci_store)]
+    sci = [{**r, "cid": c["id"]} for c in claims for r in scifact_pairs([c], corpus, rng, n_retrieved=n_retrieved,
+                                                                        per_retrieved_neg=per_retrieved_neg,
+                                                                        store=sci_store)]
     other = [r for r in read_jsonl(data / "train.jsonl") if not r["src"].startswith("scifact")]
     store, items = corpus_store(corpus_path), []
     for c in claims:
@@ -340,6 +343,8 @@ def main() -> None:
     b.add_argument("--data", type=Path, required=True, help="the data recipe's folder (train.jsonl, val_claims.jsonl)")
     b.add_argument("--corpus", type=Path, default=Path("../shared/data/scifact/corpus.jsonl"))
     b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--n-retrieved", type=int, default=5, help="retrieved non-evidence abstracts per claim (hard negatives)")
+    b.add_argument("--per-retrieved-neg", type=int, default=2, help="NEI sentences taken from each of them")
     f = sub.add_parser("fold")
     f.add_argument("--bundle", type=Path, required=True)
     f.add_argument("--fold", required=True)
@@ -358,7 +363,7 @@ def main() -> None:
     ft.add_argument("--write", action="store_true", help="write models/verifier/calibration.json")
     args = ap.parse_args()
     if args.cmd == "bundle":
-        bundle(args.data, args.corpus, args.out)
+        bundle(args.data, args.corpus, args.out, n_retrieved=args.n_retrieved, per_retrieved_neg=args.per_retrieved_neg)
     elif args.cmd == "fold":
         train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke)
     elif args.cmd == "run":
