@@ -2,6 +2,7 @@
 
     python -m training.verifier.checks batching  --cache CAL.pkl   # logits alone vs in batches; throughput
     python -m training.verifier.checks direction --cache CAL.pkl   # other ways of reading the direction
+    python -m training.verifier.checks features --bundle .cv --scores OUT/scores.pkl.gz   # on 809 out-of-fold claims
 
 `batching`: the relevance model's logits for the sentences of the first 60 candidate abstracts, scored in batches
 of 64 and 16 and one pair at a time: pairs/s and the largest logit difference against one pair at a time.
@@ -10,11 +11,17 @@ of 64 and 16 and one pair at a time: pairs/s and the largest logit difference ag
 alternatives to the shipped reading (the direction model on the 2 most relevant sentences, two map features):
 the top 1 or 3 sentences, the top 2 joined into one input, at most one verdict per claim, and extra features in
 the direction map (lexical polarity mismatch, null-result wording, the 3-way model's own SUPPORTS-vs-REFUTES logit).
+
+`features`: the same cross-fitted F1 on the five-fold out-of-fold scores of all 809 SciFact train claims
+(`cv.py run` / `fit`), for the number of candidates per claim, the direction-map features above and extra
+features in the evidence maps (claim-word overlap of the best sentence, the 3-way model's best SUPPORTS and REFUTES
+logits, the direction model's certainty, the number of sentences with relevance > 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import pickle
 import re
@@ -25,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.nli import CrossEncoder, softmax
+from helpers.text import content_words
 from helpers.verify import Calibration, PairScores, Verdict, _logit
 from training.verifier.calibrate import best_threshold, cross_fitted, metrics
 
@@ -47,6 +55,16 @@ class _WithExtra(PairScores):
 
     def direction_features(self) -> list[float]:
         return super().direction_features() + self.extra
+
+
+@dataclass
+class _WithEvidenceExtra(PairScores):
+    """PairScores whose evidence features carry extra columns (best relevance stays first, for the rank margin)."""
+
+    extra: list[float] = field(default_factory=list)
+
+    def evidence_features(self) -> list[float]:
+        return super().evidence_features() + self.extra
 
 
 def _polarity(text: str) -> int:
@@ -106,28 +124,84 @@ def direction(items: list[dict], claims: list[dict], temperature: float) -> None
                                                     for it, sc in zip(items, shipped, strict=True)
                                                     for j in sc.top]), temperature)
     p_ref3 = three[:, 1] / (three[:, 0] + three[:, 1] + 1e-9)
-    k, extra = 0, {"polarity mismatch": [], "null result": [], "polarity + null": [], "3-way logit": []}
+    k, extra = 0, {}
     for it, sc in zip(items, shipped, strict=True):
-        claim, tops = it["claim"]["claim"], [it["sentences"][j] for j in sc.top]
-        mismatch = float(np.mean([_polarity(claim) * _polarity(s) for s in tops])) if tops else 0.0
-        null_s, null_c = float(any(NULL.search(s) for s in tops)), float(bool(NULL.search(claim)))
-        null = [null_s * (1 - null_c), null_c * (1 - null_s)]
-        w = sc.relevance[sc.top] + 1e-6
-        three_way = float(np.sum(w * _logit(p_ref3[k:k + len(sc.top)])) / w.sum()) if len(sc.top) else 0.0
+        cols = _direction_extras(it["claim"]["claim"], [it["sentences"][j] for j in sc.top], sc,
+                                 p_ref3[k:k + len(sc.top)])
         k += len(sc.top)
-        for name, cols in (("polarity mismatch", [mismatch]), ("null result", null),
-                           ("polarity + null", [mismatch, *null]), ("3-way logit", [three_way])):
-            extra[name].append(_WithExtra(sc.relevance, sc.p_refutes, sc.top, sc.negated_claim, cols))
+        for name, c in cols.items():
+            extra.setdefault(name, []).append(_WithExtra(sc.relevance, sc.p_refutes, sc.top, sc.negated_claim, c))
     for name, scores in extra.items():
         report(f"direction map + {name}", scores)
 
 
+def _direction_extras(claim: str, tops: list[str], sc: PairScores, p_ref3: np.ndarray) -> dict[str, list[float]]:
+    """The direction-map extras of `direction`, for one candidate (p_ref3: the 3-way model's P(REFUTES | SUP or
+    REF) on the top sentences)."""
+    mismatch = float(np.mean([_polarity(claim) * _polarity(s) for s in tops])) if tops else 0.0
+    null_s, null_c = float(any(NULL.search(s) for s in tops)), float(bool(NULL.search(claim)))
+    null = [null_s * (1 - null_c), null_c * (1 - null_s)]
+    w = sc.relevance[sc.top] + 1e-6
+    three_way = float(np.sum(w * _logit(p_ref3)) / w.sum()) if len(sc.top) else 0.0
+    return {"polarity mismatch": [mismatch], "null result": null, "polarity + null": [mismatch, *null],
+            "3-way logit": [three_way], "null + 3-way logit": [*null, three_way]}
+
+
+def features(bundle: Path, scores_path: Path) -> None:
+    from training.verifier.cv import scored_items
+
+    scores = pickle.loads(gzip.decompress(scores_path.read_bytes()))
+    items, claims, temperature = scored_items(bundle, scores)
+    base = Calibration(top_sentences=2, temperature=temperature)
+    shipped = [it["scores"] for it in items]
+
+    def report(name: str, scored: list[PairScores], k: int = 5) -> None:
+        for it, sc in zip(items, scored, strict=True):
+            it["scores"] = sc
+        m, et = best_threshold(items, claims, base, k)
+        print(f"{name}: open label-only F1 {m['label_only_f1']:.3f} (P {m['precision']:.3f} R {m['recall']:.3f}, "
+              f"ECE {m['ece']:.3f}, threshold {et})", flush=True)
+
+    print(f"{len(claims)} claims, {len(items)} candidates, temperature {temperature:.3f}")
+    for k in (3, 5, 7, 10):
+        report(f"top {k} candidates" + (" (shipped)" if k == 5 else ""), shipped, k)
+    direction: dict[str, list[PairScores]] = {}
+    evidence: dict[str, list[PairScores]] = {n: [] for n in ("claim-word overlap of the best sentence",
+                                                             "best SUPPORTS and REFUTES logits of the 3-way model",
+                                                             "direction certainty", "sentences with relevance > 0.5")}
+    for it, sc in zip(items, shipped, strict=True):
+        claim, tops = it["claim"]["claim"], [it["sentences"][j] for j in sc.top]
+        p3 = softmax(it["logits3"], temperature)
+        p_ref3 = p3[sc.top, 1] / (p3[sc.top, 0] + p3[sc.top, 1] + 1e-9)
+        for name, cols in _direction_extras(claim, tops, sc, p_ref3).items():
+            direction.setdefault(name, []).append(_WithExtra(sc.relevance, sc.p_refutes, sc.top, sc.negated_claim, cols))
+        words = set(content_words(claim))
+        cols = [[len(words & set(content_words(tops[0]))) / max(1, len(words)) if tops else 0.0],
+                [float(_logit(p3[:, 0].max())), float(_logit(p3[:, 1].max()))],
+                [float(np.abs(_logit(sc.p_refutes)).mean()) if len(sc.p_refutes) else 0.0],
+                [float(np.log1p((sc.relevance > 0.5).sum()))]]
+        for name, c in zip(evidence, cols, strict=True):
+            evidence[name].append(_WithEvidenceExtra(sc.relevance, sc.p_refutes, sc.top, sc.negated_claim, c))
+    for name, scored in direction.items():
+        report(f"direction map + {name}", scored)
+    for name, scored in evidence.items():
+        report(f"evidence maps + {name}", scored)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("check", choices=["batching", "direction"])
-    ap.add_argument("--cache", type=Path, required=True, help="calibrate.py --cache pickle")
+    ap.add_argument("check", choices=["batching", "direction", "features"])
+    ap.add_argument("--cache", type=Path, help="calibrate.py --cache pickle (batching, direction)")
+    ap.add_argument("--bundle", type=Path, default=Path(".cv"), help="cv.py bundle folder (features)")
+    ap.add_argument("--scores", type=Path, help="cv.py run's scores.pkl.gz (features)")
     ap.add_argument("--data", type=Path, default=Path(".cache/verifier-data"), help="holds val_claims.jsonl")
     args = ap.parse_args()
+    if args.check == "features":
+        if not args.scores:
+            ap.error("features needs --scores")
+        return features(args.bundle, args.scores)
+    if not args.cache:
+        ap.error(f"{args.check} needs --cache")
     temperature, items = pickle.loads(args.cache.read_bytes())
     if args.check == "batching":
         batching(items)
