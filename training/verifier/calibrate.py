@@ -2,12 +2,15 @@
 
     WORKBENCH_CACHE_DIR=/work/cache python -m training.verifier.calibrate --data /work/cache/verifier-data
 
+This is the fit for models trained on the 80/20 split (run.sh). The shipped calibration is fitted the same way
+(`select`) on the out-of-fold scores of all 809 train claims by `cv.py fit`.
 Only the validation claims (never trained on) are used. Steps:
 1. the 3-way model's sentence temperature (NLL on gold rationale / non-rationale sentences);
 2. every validation claim against its hybrid-retrieved top-10 abstracts plus its cited and gold abstracts,
    scored once by `NliVerifier.score` (the inference code itself);
-3. three logistic maps: P(evidence) per pair, P(evidence) for ranked candidates (adds rank and relevance margin),
-   P(REFUTES | evidence) from the direction features;
+3. four logistic maps: P(evidence) for a paper found for the claim (fitted on the ranked candidates) and for one
+   chosen for it (fitted on the cited abstracts), P(evidence) for ranked candidates (adds rank and relevance
+   margin), P(REFUTES | evidence) from the direction features;
 4. the evidence threshold (best open-setting label-only F1) and rationale threshold (then label+rationale F1),
    chosen on 5-fold cross-fitted predictions, and reported cross-fitted: maps fitted on 4/5 of the claims,
    measured on the other 1/5. Those cross-fitted figures are the honest ones; in-sample figures are printed too.
