@@ -83,8 +83,9 @@ class LexicalVerifier:
 
 @dataclass
 class Calibration:
-    """How sentence scores become a calibrated abstract verdict; fitted on the SciFact validation split
-    (training/verifier/calibrate.py) and stored as models/verifier/calibration.json.
+    """How sentence scores become a calibrated abstract verdict; fitted on out-of-fold scores of the SciFact
+    train claims (training/verifier/cv.py fit, or calibrate.py for an 80/20 split) and stored as
+    models/verifier/calibration.json.
 
     P(evidence) is a logistic map over the abstract's relevance features (`evidence_features`): one for a paper
     found for the claim (`pair_evidence`), one for a paper chosen for it, i.e. its own source or a paper it cites
