@@ -221,7 +221,8 @@ def score_items(items: list[dict], folder: Path, threads: int = 2) -> dict[tuple
 
 def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds: list[str] | None = None) -> None:
     """Train the FOLDS folds and the final models in parallel processes; gather the out-of-fold scores and the
-    final ONNX files (in parts) into `out`. Whatever finished by `deadline` seconds is kept."""
+    final ONNX files (in parts) into `out`. What the processes that finished by `deadline` seconds wrote is kept;
+    nothing from a process that was stopped or failed."""
     out.mkdir(parents=True, exist_ok=True)
     work = Path("/tmp/cv-work")
     procs = {}
@@ -244,12 +245,12 @@ def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds
     for k in procs:
         if (work / str(k) / "log.json").exists():
             logs[str(k)] = json.loads((work / str(k) / "log.json").read_text())
-        if (work / str(k) / "scores.pkl").exists():
+        if status[str(k)] == 0 and (work / str(k) / "scores.pkl").exists():  # a killed fold may leave half a file
             scores.update(pickle.loads((work / str(k) / "scores.pkl").read_bytes()))
     (out / "scores.pkl.gz").write_bytes(gzip.compress(pickle.dumps(scores)))
     for name in ("model.onnx", "direction.onnx"):
         path = work / ALL / name
-        if path.exists():
+        if status.get(ALL) == 0 and path.exists():
             blob = path.read_bytes()
             for j in range(0, (len(blob) + PART - 1) // PART):
                 (out / f"{name}.part{j}").write_bytes(blob[j * PART:(j + 1) * PART])
