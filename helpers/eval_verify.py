@@ -15,7 +15,7 @@ from . import config
 from .records import Paper
 from .search import search
 from .store import CorpusStore, fingerprint
-from .verify import Verdict, Verifier
+from .verify import Verdict, Verifier, claim_key
 from .verify_metrics import abstract_level, expected_calibration_error, sentence_level
 
 TO_SCIFACT = {"SUPPORTS": "SUPPORT", "REFUTES": "CONTRADICT"}
@@ -132,6 +132,9 @@ def evaluate(corpus: Path, claims_path: Path, verifiers: list[Verifier], top_k: 
         score(run, claims, has_gold)
         run.metrics["retrieval_seconds"] = round(retrieval_s, 2)
         runs.append(run)
+    trained_on = getattr(verifiers[0], "trained_on", frozenset()) if verifiers else frozenset()
+    if runs:
+        runs[0].metrics["claims_seen_in_training"] = sum(claim_key(c["claim"]) in trained_on for c in claims)
     if out is not None:
         from .atomic import write_text
 
@@ -161,4 +164,7 @@ def report(runs: list[Run], setting: str) -> str:
                      "'ECE dec' over SUPPORTS/REFUTES verdicts only.")
         if m.get("gold_checked") is not None:
             lines.append(f"gold evidence abstracts among those checked (the retrieval ceiling): {m['gold_checked']:.3f}")
+        if m.get("claims_seen_in_training"):
+            lines.append(f"WARNING: {m['claims_seen_in_training']} of {m['claims']} claims were in {runs[0].name}'s "
+                         "training data: on them these figures measure fit, not accuracy.")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ transparent lexical baseline (the benchmark baseline).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -200,6 +201,22 @@ def decide(scores: PairScores, sentences: list[str], cal: Calibration, context: 
     return Verdict(LABELS[k], prob_map[LABELS[k]], prob_map, chosen, [sentences[i] for i in chosen], method=method)
 
 
+TRAINING_CLAIMS = "training_claims.txt"
+
+
+def claim_key(text: str) -> str:
+    """A short fingerprint of a claim's text (case and spacing ignored), to tell training claims apart."""
+    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()[:12]
+
+
+def training_claims(folder: Path) -> frozenset[str]:
+    """Fingerprints (`claim_key`) of the claims the models in `folder` were trained on; empty if not recorded."""
+    path = folder / TRAINING_CLAIMS
+    if not path.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+
+
 class NliVerifier:
     """Trained verifier: two int8 ONNX MiniLM cross-encoders over (claim, sentence) pairs (relevance: 3-way model;
     direction: 2-way model, read on the most relevant sentences) and a calibrated abstract-level map."""
@@ -214,6 +231,7 @@ class NliVerifier:
         self.direction = CrossEncoder(folder, threads=threads, filename="direction.onnx") \
             if (folder / "direction.onnx").exists() else None
         self.calibration = calibration or Calibration.load(folder / "calibration.json")
+        self.trained_on = training_claims(folder)
 
     def score(self, pairs: list[tuple[str, Paper]]) -> list[tuple[PairScores, list[str]]]:
         """Model scores for each pair, in two passes: relevance of every sentence, then the direction

@@ -201,6 +201,7 @@ def test_eval_verify_end_to_end(tmp_path, monkeypatch, claims) -> None:
     assert by_id[197][str(CCL_DOC)]["label"] == "SUPPORT"
     assert by_id[85][str(MAC_DOC)]["label"] == "SUPPORT"
     assert "abs label F1" in result.output
+    assert "WARNING: 3 of 3 claims were in nli-minilm's training data" in result.output
     for ev in by_id.values():
         for pred in ev.values():
             assert 0 <= pred["confidence"] <= 1 and pred["sentences"]
@@ -271,3 +272,28 @@ def test_grounding_is_checked_as_cited_and_corroboration_as_found() -> None:
     claim = Claim("c1", "p:1", "Routing sparse experts speeds up inference.", 0, 1.0, 1.0)
     check_claims([claim], {"p:1": own}, pool, Recorder(), threshold=0.6)
     assert seen[0] == ("p:1", True) and sorted(seen[1:]) == [("p:2", False), ("p:3", False)]
+
+
+def test_claims_the_models_were_trained_on_are_recognised(tmp_path, verifier, claims) -> None:
+    from helpers.verify import claim_key, training_claims
+
+    assert claim_key("CCL19 is  a ligand for CCR7.") == claim_key("ccl19 is a ligand for ccr7.")
+    assert claim_key("CCL19 is a ligand for CCR7.") != claim_key("CCL19 is not a ligand for CCR7.")
+    assert all(claim_key(c["claim"]) in verifier.trained_on for c in claims.values())  # SciFact train claims
+    assert claim_key("A claim nobody trained on.") not in verifier.trained_on
+    (tmp_path / "training_claims.txt").write_text("# header\nabc123\n\n")
+    assert training_claims(tmp_path) == {"abc123"} and training_claims(tmp_path / "none") == frozenset()
+
+
+def test_eval_verify_counts_only_the_training_claims(tmp_path, monkeypatch, claims) -> None:
+    from helpers.eval_verify import evaluate, report
+
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(_lines(SCIFACT / "corpus.jsonl", lambda d: d["doc_id"] in (CCL_DOC, MAC_DOC))))
+    new = {**claims[197], "id": 1, "claim": "CCL19 binds CCR7 on dendritic cells in mice."}
+    path = tmp_path / "claims.jsonl"
+    path.write_text(json.dumps(claims[85]) + "\n" + json.dumps(new) + "\n")
+    runs = evaluate(corpus, path, [NliVerifier()], top_k=1, oracle=True)
+    assert runs[0].metrics["claims_seen_in_training"] == 1
+    assert "WARNING: 1 of 2 claims were in nli-minilm's training data" in report(runs, "oracle")

@@ -310,7 +310,7 @@ def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> 
     """Temperature, maps and thresholds on all out-of-fold scores (calibrate.select); figures on all claims
     and on fold 0 alone; calibration.json with `write`."""
     from helpers.nli import model_dir
-    from helpers.verify import Calibration
+    from helpers.verify import TRAINING_CLAIMS, Calibration
     from training.verifier.calibrate import best_threshold, direction_accuracy, select
 
     scores = pickle.loads(gzip.decompress(scores_path.read_bytes()))
@@ -335,6 +335,19 @@ def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> 
         tmp.write_text(cal.to_json() + "\n")
         tmp.replace(path)
         print(f"wrote {path}")
+        write_training_claims(_load_gz(bundle_dir / "claims.json.gz"), model_dir() / TRAINING_CLAIMS)
+
+
+def write_training_claims(claims: list[dict], path: Path) -> None:
+    """The fingerprints of the claims the shipped models were trained on (`eval verify` warns about them)."""
+    from helpers.verify import claim_key
+
+    keys = sorted({claim_key(c["claim"]) for c in claims})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"# claim_key() of the {len(keys)} SciFact train claims the shipped models were trained on "
+                   "(training/verifier/cv.py)\n" + "".join(k + "\n" for k in keys))
+    tmp.replace(path)
+    print(f"wrote {path}")
 
 
 def main() -> None:
