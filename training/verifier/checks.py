@@ -147,6 +147,28 @@ def _direction_extras(claim: str, tops: list[str], sc: PairScores, p_ref3: np.nd
             "3-way logit": [three_way], "null + 3-way logit": [*null, three_way]}
 
 
+def _per_fold(items: list[dict], base: Calibration) -> None:
+    """The share of evidence among the open top-5 candidates and the cited abstracts, and, per model fold, the
+    temperature and direction map fitted on that fold alone (how much a 162-claim fit varies)."""
+    from training.verifier.calibrate import fit_maps, fit_temperature, with_context
+
+    with_context(items, 5)
+    for name, group in (("open top-5 candidates", [it for it in items if it["context"] is not None]),
+                        ("cited abstracts", [it for it in items if it["cited"]])):
+        print(f"evidence among {name}: {np.mean([it['gold'] < 2 for it in group]):.3f} of {len(group)}")
+    for f in sorted({it["claim"]["fold"] for it in items}):
+        part = [it for it in items if it["claim"]["fold"] == f]
+        logits, gold = [], []
+        for it in part:
+            if it["gold"] < 2:
+                rationale = {i for s in it["claim"]["evidence"][it["doc"]] for i in s["sentences"]}
+                logits.append(it["logits3"])
+                gold += [it["gold"] if i in rationale else 2 for i in range(len(it["sentences"]))]
+        d = fit_maps(part, base).direction
+        print(f"fold {f} alone: temperature {fit_temperature(np.concatenate(logits), np.array(gold)):.3f}, direction map "
+              f"(direction logit, claim negation, intercept) {', '.join(f'{x:+.2f}' for x in d)}")
+
+
 def features(bundle: Path, scores_path: Path) -> None:
     from training.verifier.cv import scored_items
 
@@ -163,6 +185,7 @@ def features(bundle: Path, scores_path: Path) -> None:
               f"ECE {m['ece']:.3f}, threshold {et})", flush=True)
 
     print(f"{len(claims)} claims, {len(items)} candidates, temperature {temperature:.3f}")
+    _per_fold(items, base)
     for k in (3, 5, 7, 10):
         report(f"top {k} candidates" + (" (shipped)" if k == 5 else ""), shipped, k)
     direction: dict[str, list[PairScores]] = {}

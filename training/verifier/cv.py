@@ -17,6 +17,8 @@ the claims, so slightly conservative for the final models.
 2. on one GPU (the six trainings run side by side, about 5 min on an H200):
        python3 -m training.verifier.cv run --bundle .cv --out $OUT
    writes scores.pkl.gz (out-of-fold logits), cv.json (timings) and the final models as int8 ONNX parts.
+   Any other model folder can score the same candidates here (`score --models DIR --folds 0`): the previous
+   models scored on fold 0, then `fit`, reproduce calibrate.py's figures for them.
 3. here:
        cat OUT/model.onnx.part* > models/verifier/model.onnx; cat OUT/direction.onnx.part* > models/verifier/direction.onnx
        python -m training.verifier.cv fit --bundle .cv --scores OUT/scores.pkl.gz [--write]
@@ -41,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.atomic import write_bytes, write_text
+
 FOLDS = 5
 ALL = "all"
 DIR_TOP = 4  # direction logits are kept for the 4 most relevant sentences (temperature 1); 2 are read
@@ -48,9 +52,7 @@ PART = 15_000_000
 
 
 def _dump_gz(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(gzip.compress(json.dumps(obj).encode()))
-    tmp.replace(path)
+    write_bytes(path, gzip.compress(json.dumps(obj).encode()))
 
 
 def _load_gz(path: Path):
@@ -124,11 +126,11 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) 
     """Fold k's two models by the shipped recipe (k = "all": every claim), exported to int8 ONNX in `work`;
     for a numbered fold, also its claims' out-of-fold logits (work/scores.pkl)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    from training.verifier.direction import DIRECTION_LABELS, direction_pairs
+    from training.verifier.direction import direction_pairs
     from training.verifier.export import export_int8
-    from training.verifier.train import LABELS, fit, load_pairs
+    from training.verifier.recipe import STAGE1, STAGE2, direction_model, three_way, train_stage
 
     t0 = time.time()
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
@@ -152,32 +154,18 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) 
         print(f"[fold {k} {time.time() - t0:5.0f}s] {msg}", flush=True)
 
     tok = AutoTokenizer.from_pretrained(bundle_dir / "base")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        bundle_dir / "base", num_labels=3, id2label=dict(enumerate(LABELS)),
-        label2id={n: i for i, n in enumerate(LABELS)}).float().to(dev)
-    torch.manual_seed(20)
-    fit(model, tok, load_pairs(work / "train.jsonl", 2), torch.nn.CrossEntropyLoss(), random.Random(20), batch=16,
-        epochs=1.5, lr=4e-5, max_len=128)
-    three_way = {n: v.detach().clone() for n, v in model.state_dict().items() if not n.startswith("classifier.")}
+    model = three_way(bundle_dir / "base", tok, work / "train.jsonl", dev)
+    direction = direction_model(bundle_dir / "base", model.state_dict(), dev)
     note("3-way trained")
     export_int8(model, tok, work / "model.onnx")
     del model
 
-    direction = AutoModelForSequenceClassification.from_pretrained(
-        bundle_dir / "base", num_labels=2, id2label=dict(enumerate(DIRECTION_LABELS)),
-        label2id={n: i for i, n in enumerate(DIRECTION_LABELS)}).float()
-    direction.load_state_dict(three_way, strict=False)
-    direction.to(dev)
     base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20))
     held = held_docs(claims, fold, k)
     corpus_rows = [p for d, ps in cp.items() if int(d) not in held for p in ps]
     log["direction_pairs"], log["corpus_pairs"] = len(base_rows), len(corpus_rows)
-    for rows_, epochs, lr, seed in ((base_rows, 3, 3e-5, 20), (base_rows + corpus_rows, 1, 2e-5, 22)):
-        torch.manual_seed(seed)
-        rows_ = rows_[:]
-        random.Random(seed).shuffle(rows_)
-        fit(direction, tok, rows_, torch.nn.CrossEntropyLoss(), random.Random(seed), batch=16, epochs=epochs, lr=lr,
-            max_len=128)
+    train_stage(direction, tok, base_rows, **STAGE1)
+    train_stage(direction, tok, base_rows + corpus_rows, **STAGE2)
     note("direction trained")
     export_int8(direction, tok, work / "direction.onnx")
     note("exported")
@@ -330,10 +318,7 @@ def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> 
                 "retrieval": f"hybrid top-{cal.meta['top_k']}", **report}
     print(json.dumps(report, indent=1))
     if write:
-        path = model_dir() / "calibration.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(cal.to_json() + "\n")
-        tmp.replace(path)
+        path = write_text(model_dir() / "calibration.json", cal.to_json() + "\n")
         print(f"wrote {path}")
         write_training_claims(_load_gz(bundle_dir / "claims.json.gz"), model_dir() / TRAINING_CLAIMS)
 
@@ -343,10 +328,8 @@ def write_training_claims(claims: list[dict], path: Path) -> None:
     from helpers.verify import claim_key
 
     keys = sorted({claim_key(c["claim"]) for c in claims})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"# claim_key() of the {len(keys)} SciFact train claims the shipped models were trained on "
-                   "(training/verifier/cv.py)\n" + "".join(k + "\n" for k in keys))
-    tmp.replace(path)
+    write_text(path, f"# claim_key() of the {len(keys)} SciFact train claims the shipped models were trained on "
+                     "(training/verifier/cv.py)\n" + "".join(k + "\n" for k in keys))
     print(f"wrote {path}")
 
 
@@ -370,6 +353,11 @@ def main() -> None:
     r.add_argument("--deadline", type=float, default=480, help="seconds after which unfinished folds are stopped")
     r.add_argument("--smoke", action="store_true", help="tiny data: check the whole run on a CPU")
     r.add_argument("--folds", nargs="+", default=None, help="only these (default: all and 0-4)")
+    sc = sub.add_parser("score", help="score the bundle's candidates of some folds with a model folder, here")
+    sc.add_argument("--bundle", type=Path, required=True)
+    sc.add_argument("--models", type=Path, required=True, help="holds model.onnx, direction.onnx, tokenizer.json")
+    sc.add_argument("--folds", type=int, nargs="+", required=True)
+    sc.add_argument("--out", type=Path, required=True, help="scores.pkl.gz, as `run` writes it")
     ft = sub.add_parser("fit")
     ft.add_argument("--bundle", type=Path, required=True)
     ft.add_argument("--scores", type=Path, required=True)
@@ -380,6 +368,12 @@ def main() -> None:
         bundle(args.data, args.corpus, args.out, n_retrieved=args.n_retrieved, per_retrieved_neg=args.per_retrieved_neg)
     elif args.cmd == "fold":
         train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke)
+    elif args.cmd == "score":
+        folds = set(args.folds)
+        ids = {c["id"] for c in _load_gz(args.bundle / "claims.json.gz") if c["fold"] in folds}
+        items = [it for it in _load_gz(args.bundle / "items.json.gz") if it["cid"] in ids]
+        write_bytes(args.out, gzip.compress(pickle.dumps(score_items(items, args.models))))
+        print(f"scored {len(items)} candidates of {len(ids)} claims -> {args.out}")
     elif args.cmd == "run":
         run(args.bundle, args.out, args.deadline, args.smoke, args.folds)
     else:

@@ -27,7 +27,8 @@ def main() -> None:
     rows = [json.loads(line) for line in open(args.data / "healthver_heldout.jsonl", encoding="utf-8")]
     pairs = [(r["claim"], Paper(id=f"healthver:{i}", title="", abstract=r["sentence"])) for i, r in enumerate(rows)]
     gold = [LABELS[r["label"]] for r in rows]
-    result = {"pairs": len(rows), "claims": len({r["claim"] for r in rows})}
+    result = {"pairs": len(rows), "claims": len({r["claim"] for r in rows}),
+              "evidence_share": round(sum(g != "NOT ENOUGH INFO" for g in gold) / len(gold), 3)}
     nli = load_verifier()
     # the passages were retrieved for their claims and then judged (57% neutral): between a paper found for the
     # claim (the per-pair map) and one chosen for it (the cited map), so both are reported
@@ -42,6 +43,8 @@ def main() -> None:
             "accuracy": round(accuracy_score(gold, pred), 3),
             "macro_f1": round(f1_score(gold, pred, average="macro"), 3),
             "ece": round(expected_calibration_error([v.confidence for v in verdicts], [p == g for p, g in zip(pred, gold, strict=True)]), 3),
+            "evidence_pairs_judged_nei": sum(g != "NOT ENOUGH INFO" and p == "NOT ENOUGH INFO"
+                                             for g, p in zip(gold, pred, strict=True)),
             "pairs_per_s": round(len(pairs) / secs, 1)}
     print(json.dumps(result, indent=1))
 

@@ -129,12 +129,13 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
     comparison), writing sweep.json after each and the best `keep` as int8 ONNX parts at the end."""
     import torch
     from scipy.special import expit, logit
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from helpers.atomic import write_text
+    from training.verifier import recipe as steps  # ("recipe" below is the list of pairs)
     from training.verifier.augment import evidence_twins
-    from training.verifier.direction import DIRECTION_LABELS, accuracy, direction_pairs, direction_scores
+    from training.verifier.direction import accuracy, direction_pairs, direction_scores
     from training.verifier.export import export_int8
-    from training.verifier.train import LABELS, fit, load_pairs
 
     t_start = time.time()
     out.mkdir(parents=True, exist_ok=True)
@@ -146,9 +147,7 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
         print(f"[{time.time() - t_start:5.0f}s] {msg}", flush=True)
 
     def dump() -> None:
-        tmp = out / "sweep.json.tmp"
-        tmp.write_text(json.dumps(log, indent=1))
-        tmp.replace(out / "sweep.json")
+        write_text(out / "sweep.json", json.dumps(log, indent=1))
 
     work = Path("/tmp/sweep-work")
     work.mkdir(exist_ok=True)
@@ -193,37 +192,21 @@ def run(bundle_dir: Path, out: Path, budget: float, keep: int, smoke: bool, seed
         return m
 
     # 1. the 3-way model, train.py's recipe (only the direction model's starting point)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        bundle_dir / "base", num_labels=3, id2label=dict(enumerate(LABELS)),
-        label2id={n: i for i, n in enumerate(LABELS)}).float().to(dev)
-    rng = random.Random(20)
-    torch.manual_seed(20)
-    fit(model, tok, load_pairs(work / "train.jsonl", 2), torch.nn.CrossEntropyLoss(), rng, batch=16, epochs=1.5,
-        lr=4e-5, max_len=128)
+    model = steps.three_way(bundle_dir / "base", tok, work / "train.jsonl", dev)
     three_way = copy.deepcopy(model.state_dict())
     note("3-way model trained")
     log["three_way"] = {"val_sentence_acc_3way": accuracy(direction_scores(model, tok, val, 128), val)[0]}
 
     def direction_model():
-        m = AutoModelForSequenceClassification.from_pretrained(
-            bundle_dir / "base", num_labels=2, id2label=dict(enumerate(DIRECTION_LABELS)),
-            label2id={n: i for i, n in enumerate(DIRECTION_LABELS)}).float()
-        state = {k: v for k, v in three_way.items() if not k.startswith("classifier.")}
-        m.load_state_dict(state, strict=False)
-        return m.to(dev)
-
-    base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20))
-    ce = torch.nn.CrossEntropyLoss()
+        return steps.direction_model(bundle_dir / "base", three_way, dev)
 
     def train(model, rows, epochs, lr, seed):
-        torch.manual_seed(seed)
-        rows = rows[:]
-        random.Random(seed).shuffle(rows)
-        fit(model, tok, rows, ce, random.Random(seed), batch=16, epochs=epochs, lr=lr, max_len=128)
-        return model
+        return steps.train_stage(model, tok, rows, epochs=epochs, lr=lr, seed=seed)
+
+    base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20))
 
     # 2. the shipped recipe's first stage (3 epochs on the labelled pairs + negated twins)
-    stage1 = train(direction_model(), base_rows, 3, 3e-5, 20)
+    stage1 = steps.train_stage(direction_model(), tok, base_rows, **steps.STAGE1)
     s1 = copy.deepcopy(stage1.state_dict())
     measure("stage1 (3 ep labelled)", stage1, {})
     states = {}
