@@ -1,5 +1,6 @@
 """The five-fold training's bookkeeping (training/verifier/cv.py): fold assignment, the abstracts each fold keeps
-out of its corpus pairs, and the rebuilding of calibration items from out-of-fold logits."""
+out of its corpus pairs, the rebuilding of calibration items from out-of-fold logits, an ensemble's merged
+scores; and the abstract-level model's inputs (training/verifier/abstract.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from training.verifier.cv import ALL, FOLDS, assign_folds, held_docs, scored_items
+from training.verifier.abstract import abstract_view, training_rows
+from training.verifier.cv import ALL, FOLDS, assign_folds, held_docs, member_files, merge_scores, scored_items
 
 
 def _claims(n: int) -> list[dict]:
@@ -68,3 +70,41 @@ def test_scored_items_rebuild_pair_scores_from_out_of_fold_logits(tmp_path) -> N
     assert out[0]["claim"] is kept[0] and out[0]["claim"]["fold"] == 0
     # fitted temperature: a positive number from the gold evidence abstract's sentences
     assert scored_items(tmp_path, scores)[2] > 0
+
+
+def test_an_ensembles_out_of_fold_scores_average_what_each_run_read() -> None:
+    a = {(1, "5"): {"logits3": np.array([[0.0, 0.0, 2.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), "dir_top": [1, 2],
+                    "dir_logits": np.array([[1.0, 0.0], [0.0, 3.0]])}}
+    b = {(1, "5"): {"logits3": np.array([[0.0, 0.0, 4.0], [0.0, 0.0, -2.0], [0.0, 0.0, 0.0]]), "dir_top": [1, 0],
+                    "dir_logits": np.array([[3.0, 0.0], [5.0, 5.0]])}}
+    merged, partial = merge_scores([a, b])
+    m = merged[(1, "5")]
+    np.testing.assert_allclose(m["logits3"], [[0.0, 0.0, 3.0], [1.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    # relevance under the mean logits: sentence 1, then 2, then 0; 1 was read by both runs, 2 only by a, 0 only by b
+    assert m["dir_top"] == [1, 2, 0]
+    np.testing.assert_allclose(m["dir_logits"], [[2.0, 0.0], [0.0, 3.0], [5.0, 5.0]])
+    assert partial == 2
+
+
+def test_ensemble_members_are_named_by_seed() -> None:
+    assert member_files([0, 1, 3]) == (["model.onnx", "model-s1.onnx", "model-s3.onnx"],
+                                       ["direction.onnx", "direction-s1.onnx", "direction-s3.onnx"])
+
+
+def test_abstract_view_keeps_the_most_relevant_sentences_in_order() -> None:
+    sents = ["one two three", "four five", "six seven eight nine"]
+    assert abstract_view("A title", sents, [0.1, 0.9, 0.5]) == "A title. one two three four five six seven eight nine"
+    # 8 words: title (2) + sentence 1 (2) + sentence 2 (4); sentence 0 no longer fits
+    assert abstract_view("A title", sents, [0.1, 0.9, 0.5], budget=8) == "A title. ... four five six seven eight nine"
+    assert abstract_view("Why?", sents, [0.9, 0.1, 0.5], budget=3) == "Why? one two three ..."
+    assert abstract_view("T", sents, [0.0, 0.0, 0.9], budget=1) == "T. ... six seven eight nine"  # always one
+
+
+def test_abstract_training_rows_upsample_evidence_and_add_rationale_free_views() -> None:
+    items = [{"cid": 1, "doc": "5", "claim": "c1", "gold": 1, "view": "v5", "dropped": "v5-"},
+             {"cid": 1, "doc": "6", "claim": "c1", "gold": 2, "view": "v6", "dropped": None},
+             {"cid": 2, "doc": "7", "claim": "c2", "gold": 0, "view": "v7", "dropped": None},
+             {"cid": 3, "doc": "8", "claim": "c3", "gold": 0, "view": "v8", "dropped": "v8-"}]
+    rows = training_rows(items, {1, 2})
+    assert sorted((r["sentence"], r["label"]) for r in rows) == [("v5", 1), ("v5", 1), ("v5-", 2), ("v6", 2),
+                                                                 ("v7", 0), ("v7", 0)]

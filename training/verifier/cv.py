@@ -122,15 +122,16 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieve
 # ---------------------------------------------------------------- 2. on the GPU: one fold
 
 
-def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) -> None:
+def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, seed: int = 0) -> None:
     """Fold k's two models by the shipped recipe (k = "all": every claim), exported to int8 ONNX in `work`;
-    for a numbered fold, also its claims' out-of-fold logits (work/scores.pkl)."""
+    for a numbered fold, also its claims' out-of-fold logits (work/scores.pkl). `seed` is added to every seed of
+    the recipe (data order, dropout): 0 is the shipped recipe, another value a second run of it."""
     import torch
     from transformers import AutoTokenizer
 
     from training.verifier.direction import direction_pairs
     from training.verifier.export import export_int8
-    from training.verifier.recipe import STAGE1, STAGE2, direction_model, three_way, train_stage
+    from training.verifier.recipe import STAGE1, STAGE2, THREE_WAY, direction_model, three_way, train_stage
 
     t0 = time.time()
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
@@ -144,28 +145,28 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) 
     cp = _load_gz(bundle_dir / "corpus_pairs.json.gz")
     if smoke:
         rows, cp = rows[:400], dict(list(cp.items())[:60])
-    random.Random(20).shuffle(rows)
+    random.Random(20 + seed).shuffle(rows)
     with open(work / "train.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
-    log = {"fold": k, "device": dev, "pairs": len(rows), "scifact_pairs": len(sci)}
+    log = {"fold": k, "device": dev, "pairs": len(rows), "scifact_pairs": len(sci), "seed": seed}
 
     def note(msg: str) -> None:
         log[msg] = round(time.time() - t0)
         print(f"[fold {k} {time.time() - t0:5.0f}s] {msg}", flush=True)
 
     tok = AutoTokenizer.from_pretrained(bundle_dir / "base")
-    model = three_way(bundle_dir / "base", tok, work / "train.jsonl", dev)
+    model = three_way(bundle_dir / "base", tok, work / "train.jsonl", dev, seed=THREE_WAY["seed"] + seed)
     direction = direction_model(bundle_dir / "base", model.state_dict(), dev)
     note("3-way trained")
     export_int8(model, tok, work / "model.onnx")
     del model
 
-    base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20))
+    base_rows = direction_pairs(work / "train.jsonl", 3, random.Random(20 + seed))
     held = held_docs(claims, fold, k)
     corpus_rows = [p for d, ps in cp.items() if int(d) not in held for p in ps]
     log["direction_pairs"], log["corpus_pairs"] = len(base_rows), len(corpus_rows)
-    train_stage(direction, tok, base_rows, **STAGE1)
-    train_stage(direction, tok, base_rows + corpus_rows, **STAGE2)
+    train_stage(direction, tok, base_rows, **{**STAGE1, "seed": STAGE1["seed"] + seed})
+    train_stage(direction, tok, base_rows + corpus_rows, **{**STAGE2, "seed": STAGE2["seed"] + seed})
     note("direction trained")
     export_int8(direction, tok, work / "direction.onnx")
     note("exported")
@@ -207,20 +208,22 @@ def score_items(items: list[dict], folder: Path, threads: int = 2) -> dict[tuple
 # ---------------------------------------------------------------- 2. on the GPU: all folds side by side
 
 
-def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds: list[str] | None = None) -> None:
-    """Train the FOLDS folds and the final models in parallel processes; gather the out-of-fold scores and the
-    final ONNX files (in parts) into `out`. What the processes that finished by `deadline` seconds wrote is kept;
-    nothing from a process that was stopped or failed."""
+def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds: list[str] | None = None,
+        module: str = "training.verifier.cv", files: tuple[str, ...] = ("model.onnx", "direction.onnx"),
+        n_folds: int = FOLDS, seed: int = 0) -> None:
+    """Train the folds and the final models (`module`'s `fold` command) in parallel processes; gather the
+    out-of-fold scores and the final ONNX `files` (in parts) into `out`. What the processes that finished by
+    `deadline` seconds wrote is kept; nothing from a process that was stopped or failed."""
     out.mkdir(parents=True, exist_ok=True)
-    work = Path("/tmp/cv-work")
+    work = Path("/tmp/cv-work") / module.rsplit(".", 1)[-1]
     procs = {}
     # side by side, each process keeps to 2 threads (more threads than cores made two processes on 2 cores 10x slower than one)
-    n = str(max(1, min(2, (os.cpu_count() or 2) // len(folds or range(FOLDS + 1)))))
+    n = str(max(1, min(2, (os.cpu_count() or 2) // len(folds or range(n_folds + 1)))))
     env = {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false"}
-    for k in folds or [ALL, *map(str, range(FOLDS))]:
+    for k in folds or [ALL, *map(str, range(n_folds))]:
         shutil.rmtree(work / k, ignore_errors=True)
-        cmd = [sys.executable, "-m", "training.verifier.cv", "fold", "--bundle", str(bundle_dir), "--fold", str(k),
-               "--work", str(work / str(k))] + (["--smoke"] if smoke else [])
+        cmd = [sys.executable, "-m", module, "fold", "--bundle", str(bundle_dir), "--fold", str(k),
+               "--work", str(work / str(k))] + (["--smoke"] if smoke else []) + (["--seed", str(seed)] if seed else [])
         procs[k] = subprocess.Popen(cmd, stdout=open(out / f"fold-{k}.log", "w"), stderr=subprocess.STDOUT, env=env)
     t0 = time.time()
     while any(p.poll() is None for p in procs.values()) and time.time() - t0 < deadline:
@@ -236,7 +239,7 @@ def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds
         if status[str(k)] == 0 and (work / str(k) / "scores.pkl").exists():  # a killed fold may leave half a file
             scores.update(pickle.loads((work / str(k) / "scores.pkl").read_bytes()))
     (out / "scores.pkl.gz").write_bytes(gzip.compress(pickle.dumps(scores)))
-    for name in ("model.onnx", "direction.onnx"):
+    for name in files:
         path = work / ALL / name
         if status.get(ALL) == 0 and path.exists():
             blob = path.read_bytes()
@@ -294,17 +297,56 @@ def scored_items(bundle_dir: Path, scores: dict, temperature: float | None = Non
     return items, [c for c in claims if any(it["claim"] is c for it in items)], temperature
 
 
-def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> None:
+def merge_scores(runs: list[dict]) -> tuple[dict, int]:
+    """Out-of-fold scores of an ensemble from several runs' scores (same candidates): mean 3-way logits; for the
+    DIR_TOP most relevant sentences under those, the mean direction logits of the runs that read the sentence (a
+    run read its own DIR_TOP). Also returns how many sentences only some runs had read (an approximation: the
+    shipped ensemble reads the same sentences with every direction model)."""
+    from helpers.nli import softmax
+
+    out, partial = {}, 0
+    for key, first in runs[0].items():
+        members = [r[key] for r in runs]
+        logits3 = np.mean([m["logits3"] for m in members], axis=0)
+        top, dir_logits = [], []
+        for j in np.argsort(-(1 - softmax(logits3)[:, 2]))[:DIR_TOP]:
+            read = [m["dir_logits"][m["dir_top"].index(int(j))] for m in members if int(j) in m["dir_top"]]
+            if read:
+                partial += len(read) < len(members)
+                top.append(int(j))
+                dir_logits.append(np.mean(read, axis=0))
+        out[key] = {"logits3": logits3, "dir_top": top,
+                    "dir_logits": np.asarray(dir_logits, dtype=np.float32).reshape(-1, first["dir_logits"].shape[-1])}
+    return out, partial
+
+
+def member_files(seeds: list[int]) -> tuple[list[str], list[str]]:
+    """The shipped file names of the runs with these seed offsets: model.onnx / direction.onnx for 0,
+    model-s{n}.onnx / direction-s{n}.onnx for n."""
+    name = lambda stem, n: f"{stem}.onnx" if n == 0 else f"{stem}-s{n}.onnx"  # noqa: E731
+    return [name("model", n) for n in seeds], [name("direction", n) for n in seeds]
+
+
+def fit(bundle_dir: Path, scores_paths: list[Path], write: bool, top_ks: list[int], seeds: list[int] | None = None) -> None:
     """Temperature, maps and thresholds on all out-of-fold scores (calibrate.select); figures on all claims
-    and on fold 0 alone; calibration.json with `write`."""
+    and on fold 0 alone; calibration.json with `write`. Several scores files (runs with the seed offsets `seeds`,
+    default 0, 1, ...) are fitted as one ensemble."""
     from helpers.nli import model_dir
     from helpers.verify import TRAINING_CLAIMS, Calibration
     from training.verifier.calibrate import best_threshold, direction_accuracy, select
 
-    scores = pickle.loads(gzip.decompress(scores_path.read_bytes()))
+    runs = [pickle.loads(gzip.decompress(p.read_bytes())) for p in scores_paths]
+    seeds = list(range(len(runs))) if seeds is None else seeds
+    if len(seeds) != len(runs):
+        raise SystemExit(f"--seeds: {len(seeds)} seeds for {len(runs)} scores files")
+    scores = runs[0]
+    if len(runs) > 1:
+        scores, partial = merge_scores(runs)
+        print(f"ensemble of {len(runs)} runs; {partial} top sentences read by only some runs' direction models")
     items, claims, temperature = scored_items(bundle_dir, scores)
     print(f"{len(claims)} claims, {len(items)} candidates, temperature {temperature:.3f}", flush=True)
-    base = Calibration(top_sentences=2, temperature=temperature)
+    rel_files, dir_files = member_files(seeds)
+    base = Calibration(top_sentences=2, temperature=temperature, relevance_models=rel_files, direction_models=dir_files)
     zero = [c for c in claims if c["fold"] == 0]
     zero_items = [it for it in items if it["claim"]["fold"] == 0]
     m0, et0 = best_threshold(zero_items, zero, base, 5)
@@ -313,8 +355,9 @@ def fit(bundle_dir: Path, scores_path: Path, write: bool, top_ks: list[int]) -> 
           flush=True)
     cal, report = select(items, claims, base, top_ks)
     report["fold0_alone"] = {"cross_fitted": m0, "evidence_threshold": et0, **d0}
+    runs_note = f" (an ensemble of {len(runs)} runs of the recipe, seed offsets {seeds})" if len(runs) > 1 else ""
     cal.meta = {"fitted_on": f"SciFact train, all {len(claims)} claims, out-of-fold scores of 5 models each trained "
-                             f"on the other 4/5 (training/verifier/cv.py)", "top_k": cal.meta["top_k"],
+                             f"on the other 4/5 (training/verifier/cv.py){runs_note}", "top_k": cal.meta["top_k"],
                 "retrieval": f"hybrid top-{cal.meta['top_k']}", **report}
     print(json.dumps(report, indent=1))
     if write:
@@ -347,12 +390,14 @@ def main() -> None:
     f.add_argument("--fold", required=True)
     f.add_argument("--work", type=Path, required=True)
     f.add_argument("--smoke", action="store_true")
+    f.add_argument("--seed", type=int, default=0, help="added to the recipe's seeds (0: the shipped recipe)")
     r = sub.add_parser("run")
     r.add_argument("--bundle", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--deadline", type=float, default=480, help="seconds after which unfinished folds are stopped")
     r.add_argument("--smoke", action="store_true", help="tiny data: check the whole run on a CPU")
     r.add_argument("--folds", nargs="+", default=None, help="only these (default: all and 0-4)")
+    r.add_argument("--seed", type=int, default=0, help="added to the recipe's seeds: a second run of the recipe")
     sc = sub.add_parser("score", help="score the bundle's candidates of some folds with a model folder, here")
     sc.add_argument("--bundle", type=Path, required=True)
     sc.add_argument("--models", type=Path, required=True, help="holds model.onnx, direction.onnx, tokenizer.json")
@@ -360,14 +405,15 @@ def main() -> None:
     sc.add_argument("--out", type=Path, required=True, help="scores.pkl.gz, as `run` writes it")
     ft = sub.add_parser("fit")
     ft.add_argument("--bundle", type=Path, required=True)
-    ft.add_argument("--scores", type=Path, required=True)
+    ft.add_argument("--scores", type=Path, nargs="+", required=True, help="one run's scores, or several (an ensemble)")
+    ft.add_argument("--seeds", type=int, nargs="+", default=None, help="the runs' seed offsets (default 0 1 ...)")
     ft.add_argument("--top-k", type=int, nargs="+", default=[5])
     ft.add_argument("--write", action="store_true", help="write models/verifier/calibration.json")
     args = ap.parse_args()
     if args.cmd == "bundle":
         bundle(args.data, args.corpus, args.out, n_retrieved=args.n_retrieved, per_retrieved_neg=args.per_retrieved_neg)
     elif args.cmd == "fold":
-        train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke)
+        train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke, args.seed)
     elif args.cmd == "score":
         folds = set(args.folds)
         ids = {c["id"] for c in _load_gz(args.bundle / "claims.json.gz") if c["fold"] in folds}
@@ -375,9 +421,9 @@ def main() -> None:
         write_bytes(args.out, gzip.compress(pickle.dumps(score_items(items, args.models))))
         print(f"scored {len(items)} candidates of {len(ids)} claims -> {args.out}")
     elif args.cmd == "run":
-        run(args.bundle, args.out, args.deadline, args.smoke, args.folds)
+        run(args.bundle, args.out, args.deadline, args.smoke, args.folds, seed=args.seed)
     else:
-        fit(args.bundle, args.scores, args.write, args.top_k)
+        fit(args.bundle, args.scores, args.write, args.top_k, args.seeds)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,14 @@ def train_stage(model, tok, rows: list[dict], *, epochs: float, lr: float, seed:
     return model
 
 
-def three_way(base: Path, tok, train_file: Path, dev: str):
-    """The 3-way (SUPPORTS / REFUTES / NEI) model fine-tuned from `base` on a data-recipe file."""
+def three_way(base: Path, tok, train_file: Path, dev: str, seed: int = THREE_WAY["seed"]):
+    """The 3-way (SUPPORTS / REFUTES / NEI) model fine-tuned from `base` on a data-recipe file (`seed`: of the
+    data order and dropout)."""
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
     model = model.float().to(dev)
-    torch.manual_seed(THREE_WAY["seed"])
-    fit(model, tok, load_pairs(train_file, 2), torch.nn.CrossEntropyLoss(), random.Random(THREE_WAY["seed"]),
+    torch.manual_seed(seed)
+    fit(model, tok, load_pairs(train_file, 2), torch.nn.CrossEntropyLoss(), random.Random(seed),
         batch=BATCH, epochs=THREE_WAY["epochs"], lr=THREE_WAY["lr"], max_len=MAX_LEN)
     return model
 
