@@ -104,6 +104,9 @@ class Calibration:
     cited_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # the same, for a chosen paper
     ranked_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0, 0.0])  # + gap, 1/(1+rank)
     direction: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef dir, claim negation; intercept
+    # the model files these maps were fitted on: several = an ensemble (their logits are averaged)
+    relevance_models: list[str] = field(default_factory=lambda: ["model.onnx"])
+    direction_models: list[str] = field(default_factory=lambda: ["direction.onnx"])
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -117,6 +120,12 @@ class Calibration:
         for name, n in (("pair_evidence", 3), ("cited_evidence", 3), ("ranked_evidence", 5), ("direction", 3)):
             if len(getattr(cal, name)) != n:
                 raise ModelError(f"{path}: {name}: expected {n} numbers (coefficients, then intercept)")
+        for name in ("relevance_models", "direction_models"):
+            files = getattr(cal, name)
+            if not isinstance(files, list) or not all(isinstance(f, str) and f.endswith(".onnx") for f in files):
+                raise ModelError(f"{path}: {name}: expected a list of .onnx file names")
+        if not cal.relevance_models:
+            raise ModelError(f"{path}: relevance_models: expected at least one .onnx file name")
         return cal
 
     def to_json(self) -> str:
@@ -218,8 +227,9 @@ def training_claims(folder: Path) -> frozenset[str]:
 
 
 class NliVerifier:
-    """Trained verifier: two int8 ONNX MiniLM cross-encoders over (claim, sentence) pairs (relevance: 3-way model;
-    direction: 2-way model, read on the most relevant sentences) and a calibrated abstract-level map."""
+    """Trained verifier: int8 ONNX MiniLM cross-encoders over (claim, sentence) pairs (relevance: 3-way model;
+    direction: 2-way model, read on the most relevant sentences; each may be an ensemble of runs, logits averaged,
+    as the calibration names them) and a calibrated abstract-level map."""
 
     name = "nli-minilm"
 
@@ -227,10 +237,10 @@ class NliVerifier:
         from .nli import CrossEncoder, model_dir
 
         folder = Path(folder or model_dir())
-        self.encoder = CrossEncoder(folder, threads=threads)
-        self.direction = CrossEncoder(folder, threads=threads, filename="direction.onnx") \
-            if (folder / "direction.onnx").exists() else None
-        self.calibration = calibration or Calibration.load(folder / "calibration.json")
+        self.calibration = cal = calibration or Calibration.load(folder / "calibration.json")
+        self.encoder = CrossEncoder(folder, threads=threads, filename=cal.relevance_models)
+        self.direction = CrossEncoder(folder, threads=threads, filename=cal.direction_models) \
+            if cal.direction_models and all((folder / f).exists() for f in cal.direction_models) else None
         self.trained_on = training_claims(folder)
 
     def score(self, pairs: list[tuple[str, Paper]]) -> list[tuple[PairScores, list[str]]]:

@@ -65,9 +65,31 @@ def test_load_verifier_offline_is_the_trained_model() -> None:
 
 
 def test_missing_model_is_a_model_error(tmp_path, monkeypatch) -> None:
+    shipped = config.models_dir() / "verifier"
     monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(tmp_path))
-    with pytest.raises(ModelError, match="model.onnx"):
+    with pytest.raises(ModelError, match="calibration.json: verifier calibration file missing"):
         load_verifier()
+    folder = tmp_path / "verifier"
+    folder.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (folder / name).symlink_to(shipped / name)
+    cal = Calibration(relevance_models=["model.onnx", "model-s9.onnx"])
+    (folder / "calibration.json").write_text(cal.to_json())
+    with pytest.raises(ModelError, match=r"model-s9.onnx: verifier model file missing"):  # a member of the ensemble
+        load_verifier()
+
+
+def test_an_ensemble_averages_its_members_logits() -> None:
+    from helpers.nli import CrossEncoder
+
+    pairs = [("Vitamin D lowers the risk of fractures.", "Vitamin D had no effect on fracture risk in the trial."),
+             ("Smoking causes lung cancer.", "The weather was sunny all week.")]
+    members = Calibration.load(config.models_dir() / "verifier" / "calibration.json").relevance_models
+    assert len(members) >= 2, "the shipped calibration names an ensemble"
+    alone = [CrossEncoder(threads=1, filename=m).logits(pairs) for m in members]
+    together = CrossEncoder(threads=1, filename=members).logits(pairs)
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)  # two different runs
+    np.testing.assert_allclose(together, np.mean(alone, axis=0), atol=1e-5)
 
 
 def test_bad_calibration_is_a_model_error(tmp_path) -> None:
@@ -77,6 +99,12 @@ def test_bad_calibration_is_a_model_error(tmp_path) -> None:
         Calibration.load(path)
     path.write_text(json.dumps({"coef": [[1.0]]}))  # an old-format file
     with pytest.raises(ModelError, match="unreadable calibration"):
+        Calibration.load(path)
+    path.write_text(json.dumps({"relevance_models": "model.onnx"}))
+    with pytest.raises(ModelError, match=r"calibration.json: relevance_models: expected a list of .onnx file names"):
+        Calibration.load(path)
+    path.write_text(json.dumps({"relevance_models": []}))
+    with pytest.raises(ModelError, match=r"calibration.json: relevance_models: expected at least one"):
         Calibration.load(path)
 
 
