@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import config
 from .records import Paper
-from .search import search
+from .search import hybrid_scored
 from .store import CorpusStore, fingerprint
 from .verify import Verdict, Verifier, claim_key
 from .verify_metrics import abstract_level, expected_calibration_error, sentence_level
@@ -38,15 +38,19 @@ def doc_key(paper: Paper) -> str:
     return paper.ids.get(EVAL_STORE) or paper.id.split(":", 1)[-1]
 
 
-def candidates(store: CorpusStore, claims: list[dict], top_k: int, oracle: bool) -> list[list[Paper]]:
-    """Abstracts to check per claim: retrieved top-k, or the cited documents (oracle)."""
-    out = []
+def candidates(store: CorpusStore, claims: list[dict], top_k: int, oracle: bool
+               ) -> tuple[list[list[Paper]], list[list[list[float]]] | None]:
+    """Abstracts to check per claim: retrieved top-k with their retrieval scores (`hybrid_scored`), or the cited
+    documents (oracle; no scores)."""
+    if oracle:
+        return [store.get(f"{EVAL_STORE}:{d}" for d in c.get("cited_doc_ids", [])) for c in claims], None
+    papers, scores = [], []
     for c in claims:
-        if oracle:
-            out.append(store.get(f"{EVAL_STORE}:{d}" for d in c.get("cited_doc_ids", [])))
-        else:
-            out.append(store.get(h.doc_id for h in search(store, c["claim"], k=top_k)))
-    return out
+        hits = hybrid_scored(store, c["claim"], k=top_k)
+        kept = [(found[0], row) for h, row in hits if (found := store.get([h.doc_id]))]
+        papers.append([p for p, _ in kept])
+        scores.append([row for _, row in kept])
+    return papers, scores
 
 
 def gold_label(claim: dict, doc: str) -> str:
@@ -65,12 +69,15 @@ class Run:
     metrics: dict = field(default_factory=dict)
 
 
-def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]], ranked: bool = False) -> Run:
-    """Verify every (claim, candidate abstract) pair; SciFact-format predictions. With `ranked` (open setting)
-    a verifier that has `verify_ranked_many` judges each claim's candidates together, in retrieval order."""
+def run_verifier(verifier: Verifier, claims: list[dict], papers: list[list[Paper]],
+                 retrieval: list[list[list[float]]] | None = None) -> Run:
+    """Verify every (claim, candidate abstract) pair; SciFact-format predictions. With `retrieval` (the open
+    setting: each candidate's retrieval scores) a verifier that has `verify_ranked_many` judges each claim's
+    candidates together, in retrieval order."""
     t0 = time.perf_counter()
+    ranked = retrieval is not None
     if ranked and hasattr(verifier, "verify_ranked_many"):
-        groups = [(c["claim"], ps) for c, ps in zip(claims, papers, strict=True)]
+        groups = [(c["claim"], ps, rs) for c, ps, rs in zip(claims, papers, retrieval, strict=True)]
         flat = [v for vs in verifier.verify_ranked_many(groups) for v in vs]
     else:
         # not ranked = the oracle setting: the claim's cited abstracts, chosen for it
@@ -123,12 +130,12 @@ def evaluate(corpus: Path, claims_path: Path, verifiers: list[Verifier], top_k: 
     claims = read_jsonl(claims_path)
     store = corpus_store(corpus)
     t0 = time.perf_counter()
-    papers = candidates(store, claims, top_k, oracle)
+    papers, retrieval = candidates(store, claims, top_k, oracle)
     retrieval_s = time.perf_counter() - t0
     has_gold = any("evidence" in c for c in claims)
     runs = []
     for v in verifiers:
-        run = run_verifier(v, claims, papers, ranked=not oracle)
+        run = run_verifier(v, claims, papers, retrieval)
         score(run, claims, has_gold)
         run.metrics["retrieval_seconds"] = round(retrieval_s, 2)
         runs.append(run)

@@ -141,9 +141,21 @@ def _lists(store: CorpusStore, lexical_query: str, query: str, k: int, kw: dict)
 @register("hybrid")
 def hybrid(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
     """Min-max normalised BM25 and dense scores, combined with weights (1 - alpha, alpha)."""
+    return [hit for hit, _ in hybrid_scored(store, query, k, **kw)]
+
+
+RETRIEVAL_FEATURES = ("dense cosine", "BM25", "hybrid score")
+
+
+def hybrid_scored(store: CorpusStore, query: str, k: int = 100, **kw) -> list[tuple[Hit, list[float]]]:
+    """`hybrid`'s hits, each with its raw scores (`RETRIEVAL_FEATURES`: dense cosine, BM25 with hybrid's title
+    weight, the fused score; 0.0 where a list lacks the document): how well it matches in absolute terms, which
+    the rank alone does not say. The verifier's ranked calibration reads them."""
     lex, den = _lists(store, query, query, k, kw)
     alpha = kw.get("alpha", DENSE_ALPHA)
-    return minmax_fusion([lex, den], [1 - alpha, alpha])[:k]
+    raw_lex, raw_den = {h.doc_id: h.score for h in lex}, {h.doc_id: h.score for h in den}
+    return [(h, [float(raw_den.get(h.doc_id, 0.0)), float(raw_lex.get(h.doc_id, 0.0)), float(h.score)])
+            for h in minmax_fusion([lex, den], [1 - alpha, alpha])[:k]]
 
 
 @register("hybrid-rrf")

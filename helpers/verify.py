@@ -102,7 +102,8 @@ class Calibration:
     top_sentences: int = 2  # the most relevant sentences whose direction is read
     pair_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef rel1, rel2; intercept
     cited_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # the same, for a chosen paper
-    ranked_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0, 0.0])  # + gap, 1/(1+rank)
+    # + gap, 1/(1+rank), and the retrieval's own scores (helpers.search.RETRIEVAL_FEATURES)
+    ranked_evidence: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     direction: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # coef dir, claim negation; intercept
     # the model files these maps were fitted on: several = an ensemble (their logits are averaged)
     relevance_models: list[str] = field(default_factory=lambda: ["model.onnx"])
@@ -117,7 +118,7 @@ class Calibration:
             cal = cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{path}: unreadable calibration: {exc}") from exc
-        for name, n in (("pair_evidence", 3), ("cited_evidence", 3), ("ranked_evidence", 5), ("direction", 3)):
+        for name, n in (("pair_evidence", 3), ("cited_evidence", 3), ("ranked_evidence", 8), ("direction", 3)):
             if len(getattr(cal, name)) != n:
                 raise ModelError(f"{path}: {name}: expected {n} numbers (coefficients, then intercept)")
         for name in ("relevance_models", "direction_models"):
@@ -169,14 +170,17 @@ class PairScores:
         return [float(np.sum(w * _logit(self.p_refutes)) / w.sum()), float(self.negated_claim)]
 
 
-def ranked_features(scores: list[PairScores]) -> list[list[float]]:
-    """Per candidate of one claim (in retrieval order): relevance margin over the best other candidate, 1/(1+rank)."""
+def ranked_features(scores: list[PairScores], retrieval: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Per candidate of one claim (in retrieval order): relevance margin over the best other candidate, 1/(1+rank),
+    then the retrieval's own scores of it (`retrieval`, one row per candidate: `helpers.search.hybrid_scored`)."""
+    if len(retrieval) != len(scores):
+        raise ValueError(f"retrieval: {len(retrieval)} rows of scores for {len(scores)} candidates")
     best = [s.evidence_features()[0] for s in scores]
     out = []
     for i, b in enumerate(best):
         others = best[:i] + best[i + 1:]
         gap = b - max(others) if others else GAP_CLIP
-        out.append([float(np.clip(gap, -GAP_CLIP, GAP_CLIP)), 1.0 / (1 + i)])
+        out.append([float(np.clip(gap, -GAP_CLIP, GAP_CLIP)), 1.0 / (1 + i), *map(float, retrieval[i])])
     return out
 
 
@@ -284,19 +288,21 @@ class NliVerifier:
         return [decide(sc, ss, self.calibration, method=self.name, cited=c)
                 for (sc, ss), c in zip(self.score(pairs), flags, strict=True)]
 
-    def verify_ranked(self, claim: str, papers: list[Paper]) -> list[Verdict]:
+    def verify_ranked(self, claim: str, papers: list[Paper], retrieval: Sequence[Sequence[float]]) -> list[Verdict]:
         """The claim against its retrieved candidates, best first: the calibration also uses each abstract's
-        rank and its relevance margin over the other candidates (most claims have one evidence abstract)."""
-        return self.verify_ranked_many([(claim, papers)])[0]
+        rank, its relevance margin over the other candidates (most claims have one evidence abstract) and the
+        retrieval's own scores of it (`retrieval`: a row per paper, from `helpers.search.hybrid_scored`)."""
+        return self.verify_ranked_many([(claim, papers, retrieval)])[0]
 
-    def verify_ranked_many(self, groups: list[tuple[str, list[Paper]]]) -> list[list[Verdict]]:
+    def verify_ranked_many(self, groups: list[tuple[str, list[Paper], Sequence[Sequence[float]]]]
+                           ) -> list[list[Verdict]]:
         """`verify_ranked` for many claims, scored in one batched pass."""
-        scored = self.score([(claim, p) for claim, papers in groups for p in papers])
+        scored = self.score([(claim, p) for claim, papers, _ in groups for p in papers])
         out, start = [], 0
-        for _, papers in groups:
+        for _, papers, retrieval in groups:
             part = scored[start:start + len(papers)]
             start += len(papers)
-            context = ranked_features([sc for sc, _ in part])
+            context = ranked_features([sc for sc, _ in part], retrieval)
             out.append([decide(sc, ss, self.calibration, ctx, self.name)
                         for (sc, ss), ctx in zip(part, context, strict=True)])
         return out

@@ -55,6 +55,19 @@ def test_minmax_fusion_hand_checked():
 
 # -- metrics --------------------------------------------------------------------------------------
 
+def test_hybrid_scored_keeps_each_hits_raw_scores(monkeypatch):
+    import helpers.search as search_mod
+
+    lex = [Hit("a", 30.0), Hit("b", 12.0), Hit("c", 0.0)]  # BM25: min-max a 1, b 0.4, c 0
+    den = [Hit("b", 0.9), Hit("d", 0.5), Hit("a", 0.4)]  # cosine: b 1, d 0.2, a 0
+    monkeypatch.setattr(search_mod, "_lists", lambda store, lexical_query, query, k, kw: (lex, den))
+    rows = search_mod.hybrid_scored(None, "q", k=4)  # fused with dense weight 0.4
+    assert [h.doc_id for h, _ in rows] == ["b", "a", "d", "c"]
+    assert [r for _, r in rows] == [pytest.approx(x) for x in ([0.9, 12.0, 0.64], [0.4, 30.0, 0.6],
+                                                                [0.5, 0.0, 0.08], [0.0, 0.0, 0.0])]
+    assert [h.doc_id for h in search_mod.hybrid(None, "q", k=3)] == ["b", "a", "d"]
+
+
 def test_metrics_hand_checked():
     qrels = {"q1": {"d1": 1, "d3": 1}, "q2": {"d5": 1}}
     run = {"q1": [("d1", 3.0), ("d2", 2.0), ("d3", 1.0)], "q2": [("d4", 1.0)]}

@@ -192,11 +192,14 @@ def test_weak_evidence_is_never_supports() -> None:
 def test_ranked_features_by_hand() -> None:
     a, b, c = _scores([0.9], 0.1), _scores([0.5], 0.1), _scores([0.1], 0.1)
     logit = lambda p: float(np.log(p / (1 - p)))  # noqa: E731
-    feats = ranked_features([a, b, c])
-    assert feats[0] == pytest.approx([logit(0.9) - logit(0.5), 1.0])
-    assert feats[1] == pytest.approx([logit(0.5) - logit(0.9), 0.5])
-    assert feats[2] == pytest.approx([logit(0.1) - logit(0.9), 1 / 3])
-    assert ranked_features([a]) == [[8.0, 1.0]]  # a lone candidate: margin clipped at its maximum
+    retrieval = [[0.7, 30.0, 1.0], [0.5, 12.0, 0.6], [0.2, 0.0, 0.1]]  # cosine, BM25, fused score
+    feats = ranked_features([a, b, c], retrieval)
+    assert feats[0] == pytest.approx([logit(0.9) - logit(0.5), 1.0, 0.7, 30.0, 1.0])
+    assert feats[1] == pytest.approx([logit(0.5) - logit(0.9), 0.5, 0.5, 12.0, 0.6])
+    assert feats[2] == pytest.approx([logit(0.1) - logit(0.9), 1 / 3, 0.2, 0.0, 0.1])
+    assert ranked_features([a], [[0.1, 2.0, 1.0]]) == [[8.0, 1.0, 0.1, 2.0, 1.0]]  # a lone candidate: margin clipped
+    with pytest.raises(ValueError, match="retrieval: 2 rows of scores for 3 candidates"):
+        ranked_features([a, b, c], retrieval[:2])
 
 
 def test_eval_verify_end_to_end(tmp_path, monkeypatch, claims) -> None:
@@ -255,14 +258,14 @@ def test_score_counts_gold_abstracts_among_those_checked() -> None:
 def test_a_paper_chosen_for_the_claim_uses_the_cited_map() -> None:
     """Same scores, three provenances: found (per-pair map), chosen (cited map), ranked (ranked map, flag ignored)."""
     cal = Calibration(evidence_threshold=0.5, pair_evidence=[1.0, 0.0, -3.0], cited_evidence=[1.0, 0.0, 3.0],
-                      ranked_evidence=[1.0, 0.0, 0.0, 0.0, -9.0], direction=[0.0, 0.0, -4.0])
+                      ranked_evidence=[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -9.0], direction=[0.0, 0.0, -4.0])
     sc = _scores([0.5, 0.1], p_ref=0.1)  # best relevance logit 0
     found, chosen = calibrated_probs(sc, cal), calibrated_probs(sc, cal, cited=True)
     assert found[2] == pytest.approx(1 - 1 / (1 + np.exp(3.0)))
     assert chosen[2] == pytest.approx(1 - 1 / (1 + np.exp(-3.0)))
     assert decide(sc, ["a", "b"], cal).label == "NOT ENOUGH INFO"
     assert decide(sc, ["a", "b"], cal, cited=True).label == "SUPPORTS"
-    ranked = calibrated_probs(sc, cal, [0.0, 1.0], cited=True)
+    ranked = calibrated_probs(sc, cal, [0.0, 1.0, 0.5, 10.0, 1.0], cited=True)
     assert ranked[2] == pytest.approx(1 - 1 / (1 + np.exp(9.0)))
 
 

@@ -40,20 +40,22 @@ GRID = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]  # thresholds tried
 
 
 def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dict]:
-    """Per (claim, candidate abstract): model scores, gold class, retrieval rank (99 = not in the top DEPTH)."""
+    """Per (claim, candidate abstract): model scores, gold class, retrieval rank (99 = not in the top DEPTH) and
+    retrieval scores (None if not retrieved)."""
     from helpers.eval_verify import corpus_store  # retrieval imports are heavy; the metrics below need none
-    from helpers.search import search
+    from helpers.search import hybrid_scored
 
     store = corpus_store(corpus)
     items, pairs = [], []
     for c in claims:
-        ranked = [h.doc_id.split(":", 1)[1] for h in search(store, c["claim"], k=DEPTH)]
-        cited = [str(d) for d in c.get("cited_doc_ids", [])]
+        hits = {h.doc_id.split(":", 1)[1]: row for h, row in hybrid_scored(store, c["claim"], k=DEPTH)}
+        ranked, cited = list(hits), [str(d) for d in c.get("cited_doc_ids", [])]
         for doc in dict.fromkeys(ranked + cited + list(c["evidence"])):
             paper = store.get([f"{store.name}:{doc}"])[0]
             sets = c["evidence"].get(doc, [])
             items.append({"claim": c, "doc": doc, "gold": CLASS[sets[0]["label"]] if sets else 2,
-                          "rank": ranked.index(doc) if doc in ranked else 99, "cited": doc in cited})
+                          "rank": ranked.index(doc) if doc in ranked else 99, "cited": doc in cited,
+                          "retrieval": hits.get(doc)})
             pairs.append((c["claim"], paper))
     for it, (scores, sents) in zip(items, verifier.score(pairs), strict=True):
         it["scores"], it["sentences"] = scores, sents
@@ -85,7 +87,8 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def with_context(items: list[dict], k: int) -> None:
-    """Attach ranked features over each claim's top-k candidates (others get none)."""
+    """Attach ranked features over each claim's top-k candidates (others get none); the items must carry their
+    retrieval scores (`retrieval`, from `helpers.search.hybrid_scored`)."""
     by: dict[int, list[dict]] = {}
     for it in items:
         it["context"] = None
@@ -93,7 +96,11 @@ def with_context(items: list[dict], k: int) -> None:
             by.setdefault(it["claim"]["id"], []).append(it)
     for group in by.values():
         group.sort(key=lambda it: it["rank"])
-        for it, ctx in zip(group, ranked_features([g["scores"] for g in group]), strict=True):
+        if any(g.get("retrieval") is None for g in group):
+            raise ValueError("a ranked candidate lacks its retrieval scores: rebuild the items (cv.py bundle, or "
+                             "calibrate.py without an old --cache)")
+        for it, ctx in zip(group, ranked_features([g["scores"] for g in group], [g["retrieval"] for g in group]),
+                           strict=True):
             it["context"] = ctx
 
 

@@ -81,7 +81,7 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieve
     """claims (with folds), SciFact pairs per claim, the other training pairs, every claim's candidate abstracts
     (hybrid top-`depth`, cited and gold, with sentences) and corpus pairs per abstract."""
     from helpers.eval_verify import corpus_store
-    from helpers.search import search
+    from helpers.search import hybrid_scored
     from helpers.store import open_corpus
     from helpers.text import paper_sentences
     from training.verifier.augment import corpus_pairs
@@ -100,12 +100,13 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieve
     other = [r for r in read_jsonl(data / "train.jsonl") if not r["src"].startswith("scifact")]
     store, items = corpus_store(corpus_path), []
     for c in claims:
-        ranked = [h.doc_id.split(":", 1)[1] for h in search(store, c["claim"], k=depth)]
-        cited = [str(d) for d in c.get("cited_doc_ids", [])]
+        hits = {h.doc_id.split(":", 1)[1]: row for h, row in hybrid_scored(store, c["claim"], k=depth)}
+        ranked, cited = list(hits), [str(d) for d in c.get("cited_doc_ids", [])]
         for doc in dict.fromkeys(ranked + cited + list(c["evidence"])):
             sets = c["evidence"].get(doc, [])
             items.append({"cid": c["id"], "claim": c["claim"], "doc": doc, "gold": CLASS[sets[0]["label"]] if sets else 2,
                           "rank": ranked.index(doc) if doc in ranked else 99, "cited": doc in cited,
+                          "retrieval": hits.get(doc),
                           "sentences": paper_sentences(store.get([f"{store.name}:{doc}"])[0])})
     cp = {str(d): p for d, doc in corpus.items() if (p := corpus_pairs([doc["abstract"]]))}
     _dump_gz(out / "claims.json.gz", [{**c, "fold": fold[c["id"]]} for c in claims])
@@ -290,6 +291,7 @@ def scored_items(bundle_dir: Path, scores: dict, temperature: float | None = Non
         p_ref = np.array([p_dir[where[j]] if j in where else p3[n, 1] / (p3[n, 0] + p3[n, 1]) for n, j in enumerate(top)])
         c = by_id[it["cid"]]
         items.append({"claim": c, "doc": it["doc"], "gold": it["gold"], "rank": it["rank"], "cited": it["cited"],
+                      "retrieval": it.get("retrieval"),
                       "sentences": it["sentences"], "logits3": sc["logits3"],
                       "scores": PairScores(rel, p_ref, top, bool(NEGATED.search(c["claim"])))})
     if missing:
