@@ -90,9 +90,8 @@ class Calibration:
 
     P(evidence) is a logistic map over the abstract's relevance features (`evidence_features`): one for a paper
     found for the claim (`pair_evidence`), one for a paper chosen for it, i.e. its own source or a paper it cites
-    (`cited_evidence`: evidence far more often), and one with two extra features when the abstracts are a claim's
-    ranked retrieval candidates (`ranked_evidence`); P(REFUTES |
-    evidence) is a logistic map over the direction features (`direction_features`). Then
+    (`cited_evidence`: evidence far more often), and one with five extra features when the abstracts are a claim's
+    ranked retrieval candidates (`ranked_evidence`: `ranked_features`); P(REFUTES | evidence) is a logistic map over the direction features (`direction_features`). Then
     P(SUPPORTS) = P(ev)(1 - P(ref)), P(REFUTES) = P(ev) P(ref), P(NEI) = 1 - P(ev).
     """
 

@@ -9,8 +9,8 @@ Only the validation claims (never trained on) are used. Steps:
 2. every validation claim against its hybrid-retrieved top-10 abstracts plus its cited and gold abstracts,
    scored once by `NliVerifier.score` (the inference code itself);
 3. four logistic maps: P(evidence) for a paper found for the claim (fitted on the ranked candidates) and for one
-   chosen for it (fitted on the cited abstracts), P(evidence) for ranked candidates (adds rank and relevance
-   margin), P(REFUTES | evidence) from the direction features;
+   chosen for it (fitted on the cited abstracts), P(evidence) for ranked candidates (adds rank, relevance
+   margin and the retrieval's own scores), P(REFUTES | evidence) from the direction features;
 4. the evidence threshold (best open-setting label-only F1) and rationale threshold (then label+rationale F1),
    chosen on 5-fold cross-fitted predictions, and reported cross-fitted: maps fitted on 4/5 of the claims,
    measured on the other 1/5. Those cross-fitted figures are the honest ones; in-sample figures are printed too.
