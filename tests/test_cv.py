@@ -108,3 +108,14 @@ def test_abstract_training_rows_upsample_evidence_and_add_rationale_free_views()
     rows = training_rows(items, {1, 2})
     assert sorted((r["sentence"], r["label"]) for r in rows) == [("v5", 1), ("v5", 1), ("v5-", 2), ("v6", 2),
                                                                  ("v7", 0), ("v7", 0)]
+
+
+def test_first_rate_counts_gold_pairs_put_first() -> None:
+    from training.verifier.abstract import first_rate
+
+    claims = [{"id": 1, "evidence": {"a": [], "b": []}}, {"id": 2, "evidence": {"c": []}}, {"id": 3, "evidence": {}}]
+    items = [{"claim": claims[0], "doc": "a", "gold": 0, "rank": 1}, {"claim": claims[0], "doc": "x", "gold": 2, "rank": 0},
+             {"claim": claims[0], "doc": "b", "gold": 1, "rank": 2}, {"claim": claims[1], "doc": "c", "gold": 0, "rank": 0},
+             {"claim": claims[2], "doc": "y", "gold": 2, "rank": 0}]
+    assert first_rate(items, claims, key=lambda it: it["rank"]) == pytest.approx(1 / 3)  # only claim 2's c of 3 pairs
+    assert first_rate(items, claims, key=lambda it: it["gold"]) == pytest.approx(2 / 3)  # a, c
