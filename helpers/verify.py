@@ -242,8 +242,10 @@ class NliVerifier:
         folder = Path(folder or model_dir())
         self.calibration = cal = calibration or Calibration.load(folder / "calibration.json")
         self.encoder = CrossEncoder(folder, threads=threads, filename=cal.relevance_models)
+        # the files the maps were fitted on must all be there (a missing one is a ModelError naming it); none named
+        # (`direction_models: []`) = the 3-way model's own SUPPORTS-vs-REFUTES share
         self.direction = CrossEncoder(folder, threads=threads, filename=cal.direction_models) \
-            if cal.direction_models and all((folder / f).exists() for f in cal.direction_models) else None
+            if cal.direction_models else None
         self.trained_on = training_claims(folder)
 
     def score(self, pairs: list[tuple[str, Paper]]) -> list[tuple[PairScores, list[str]]]:

@@ -119,3 +119,16 @@ def test_first_rate_counts_gold_pairs_put_first() -> None:
              {"claim": claims[2], "doc": "y", "gold": 2, "rank": 0}]
     assert first_rate(items, claims, key=lambda it: it["rank"]) == pytest.approx(1 / 3)  # only claim 2's c of 3 pairs
     assert first_rate(items, claims, key=lambda it: it["gold"]) == pytest.approx(2 / 3)  # a, c
+
+
+def test_outcomes_sort_verdicts_by_what_went_wrong() -> None:
+    from helpers.verify import Verdict
+    from training.verifier.calibrate import outcomes
+
+    claims = [{"id": 1, "evidence": {"5": []}}, {"id": 2, "evidence": {}}]
+    v = lambda label: Verdict(label, 0.9, {})  # noqa: E731
+    pairs = [({"claim": claims[0], "gold": 1}, v("REFUTES")), ({"claim": claims[0], "gold": 1}, v("SUPPORTS")),
+             ({"claim": claims[0], "gold": 0}, v("NOT ENOUGH INFO")), ({"claim": claims[0], "gold": 2}, v("SUPPORTS")),
+             ({"claim": claims[1], "gold": 2}, v("REFUTES")), ({"claim": claims[1], "gold": 2}, v("NOT ENOUGH INFO"))]
+    assert outcomes(pairs, claims) == {"right label": 1, "wrong label": 1, "abstained on evidence": 1,
+                                       "verdict on another abstract": 1, "verdict on a claim without evidence": 1}

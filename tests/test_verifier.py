@@ -77,6 +77,13 @@ def test_missing_model_is_a_model_error(tmp_path, monkeypatch) -> None:
     (folder / "calibration.json").write_text(cal.to_json())
     with pytest.raises(ModelError, match=r"model-s9.onnx: verifier model file missing"):  # a member of the ensemble
         load_verifier()
+    cal = Calibration(relevance_models=["model.onnx"], direction_models=["direction.onnx", "direction-s9.onnx"])
+    (folder / "direction.onnx").symlink_to(shipped / "direction.onnx")
+    (folder / "calibration.json").write_text(cal.to_json())
+    with pytest.raises(ModelError, match=r"direction-s9.onnx: verifier model file missing"):  # not silently dropped
+        load_verifier()
+    (folder / "calibration.json").write_text(Calibration(direction_models=[]).to_json())
+    assert load_verifier().direction is None  # no direction model, when the calibration names none
 
 
 def test_an_ensemble_averages_its_members_logits() -> None:

@@ -223,18 +223,19 @@ def measure(bundle_dir: Path, scores_paths: list[Path], abstract_path: Path) -> 
                      et) for et in GRID), key=lambda m: m[0]["label_only_f1"])
         print(f"{name}: threshold {best[1]}, {best[0]}", flush=True)
 
-    lg = {id(it): abstract[(it["claim"]["id"], it["doc"])].astype(float) for it in items}
+    logits = {id(it): abstract[(it["claim"]["id"], it["doc"])].astype(float) for it in items}
+    evidence = {i: float(np.logaddexp(lg[0], lg[1]) - lg[2]) for i, lg in logits.items()}  # logit of 1 - P(NEI)
     orders = {"retrieval": lambda it: it["rank"], "sentence relevance": lambda it: -float(max(it["scores"].relevance)),
-              "abstract model": lambda it: -float(np.logaddexp(lg[id(it)][0], lg[id(it)][1]) - lg[id(it)][2])}
+              "abstract model": lambda it: -evidence[id(it)]}
     print("gold abstract first among the top 10: " + ", ".join(
         f"{name} {first_rate(items, claims, key):.3f}" for name, key in orders.items()))
     ev = [it for it in items if it["gold"] < 2 and it["rank"] < 5]
-    print(f"abstract model's direction right on {np.mean([(lg[id(it)][1] > lg[id(it)][0]) == (it['gold'] == 1) for it in ev]):.3f}"
-          f" of {len(ev)} gold evidence abstracts in the top 5 (always-SUPPORTS {np.mean([it['gold'] == 0 for it in ev]):.3f})")
+    right = np.mean([(logits[id(it)][1] > logits[id(it)][0]) == (it["gold"] == 1) for it in ev])
+    print(f"abstract model's direction right on {right:.3f} of {len(ev)} gold evidence abstracts in the top 5 "
+          f"(always-SUPPORTS {np.mean([it['gold'] == 0 for it in ev]):.3f})")
     report("sentence models")
     for it in items:
-        lg = abstract[(it["claim"]["id"], it["doc"])].astype(float)
-        it["scores"] = WithAbstract(**vars(it["scores"]), abstract_evidence=float(np.logaddexp(lg[0], lg[1]) - lg[2]))
+        it["scores"] = WithAbstract(**vars(it["scores"]), abstract_evidence=evidence[id(it)])
     report("+ abstract model")
 
 

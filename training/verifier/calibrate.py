@@ -181,6 +181,23 @@ def best_threshold(items: list[dict], claims: list[dict], base: Calibration, k: 
     return best
 
 
+def outcomes(pairs: list[tuple[dict, object]], claims: list[dict]) -> dict[str, int]:
+    """Where (item, Verdict) pairs go right and wrong: gold evidence abstracts labelled right, labelled wrong or
+    abstained on; SUPPORTS/REFUTES verdicts on another abstract of a claim with evidence, or on a claim without."""
+    has_evidence = {c["id"]: bool(c["evidence"]) for c in claims}
+    out = dict.fromkeys(("right label", "wrong label", "abstained on evidence", "verdict on another abstract",
+                         "verdict on a claim without evidence"), 0)
+    for it, v in pairs:
+        if v.label == "NOT ENOUGH INFO":
+            out["abstained on evidence"] += it["gold"] < 2
+        elif it["gold"] < 2:
+            out["right label" if LABELS.index(v.label) == it["gold"] else "wrong label"] += 1
+        else:
+            out["verdict on another abstract" if has_evidence[it["claim"]["id"]] else
+                "verdict on a claim without evidence"] += 1
+    return out
+
+
 def direction_accuracy(items: list[dict], claims: list[dict], cal: Calibration) -> dict:
     """Diagnostic: cross-fitted SUPPORTS-vs-REFUTES accuracy on the open setting's gold evidence abstracts (against
     always-SUPPORTS), and the open label-only F1 the same pipeline would reach if the direction were always right."""

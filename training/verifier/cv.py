@@ -335,7 +335,7 @@ def fit(bundle_dir: Path, scores_paths: list[Path], write: bool, top_ks: list[in
     default 0, 1, ...) are fitted as one ensemble."""
     from helpers.nli import model_dir
     from helpers.verify import TRAINING_CLAIMS, Calibration
-    from training.verifier.calibrate import best_threshold, direction_accuracy, select
+    from training.verifier.calibrate import best_threshold, cross_fitted, direction_accuracy, outcomes, select
 
     runs = [pickle.loads(gzip.decompress(p.read_bytes())) for p in scores_paths]
     seeds = list(range(len(runs))) if seeds is None else seeds
@@ -356,6 +356,7 @@ def fit(bundle_dir: Path, scores_paths: list[Path], write: bool, top_ks: list[in
     print(f"fold 0 alone (the 80/20 validation claims, {len(zero)}): cross-fitted {m0}, threshold {et0}, {d0}",
           flush=True)
     cal, report = select(items, claims, base, top_ks)
+    print(f"open, cross-fitted, top {cal.meta['top_k']}: {outcomes(cross_fitted(items, claims, cal, 'open')[1], claims)}")
     report["fold0_alone"] = {"cross_fitted": m0, "evidence_threshold": et0, **d0}
     runs_note = f" (an ensemble of {len(runs)} runs of the recipe, seed offsets {seeds})" if len(runs) > 1 else ""
     cal.meta = {"fitted_on": f"SciFact train, all {len(claims)} claims, out-of-fold scores of 5 models each trained "
