@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from training.verifier.abstract import abstract_view, training_rows
-from training.verifier.cv import ALL, FOLDS, assign_folds, held_docs, member_files, merge_scores, scored_items
+from training.verifier.cv import (
+    ALL,
+    FOLDS,
+    assign_folds,
+    held_docs,
+    kept_claims,
+    member_files,
+    merge_scores,
+    scored_items,
+)
 
 
 def _claims(n: int) -> list[dict]:
@@ -132,3 +141,15 @@ def test_outcomes_sort_verdicts_by_what_went_wrong() -> None:
              ({"claim": claims[1], "gold": 2}, v("REFUTES")), ({"claim": claims[1], "gold": 2}, v("NOT ENOUGH INFO"))]
     assert outcomes(pairs, claims) == {"right label": 1, "wrong label": 1, "abstained on evidence": 1,
                                        "verdict on another abstract": 1, "verdict on a claim without evidence": 1}
+
+
+def test_learning_curve_subsets_are_nested_seeded_and_sized() -> None:
+    claims = _claims(400)
+    half, quarter = kept_claims(claims, 0.5), kept_claims(claims, 0.25)
+    assert kept_claims(claims, 1.0) is None
+    assert quarter < half  # a smaller fraction keeps a subset of a larger one's claims
+    assert 150 < len(half) < 250 and 60 < len(quarter) < 140
+    assert kept_claims(list(reversed(claims)), 0.5) == half  # order of the file does not matter
+    assert kept_claims(claims, 0.5, seed=78) != half
+    with pytest.raises(ValueError, match="fraction"):
+        kept_claims(claims, 0.0)

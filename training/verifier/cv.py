@@ -66,6 +66,18 @@ def assign_folds(claims: list[dict], val_ids: set[int], seed: int = 20) -> dict[
     return {**{cid: 0 for cid in val_ids}, **{cid: 1 + i % (FOLDS - 1) for i, cid in enumerate(rest)}}
 
 
+def kept_claims(claims: list[dict], fraction: float, seed: int = 77) -> set[int] | None:
+    """A random `fraction` of the claims (None: all), for a learning curve: each claim draws one number from a
+    seeded generator in id order and is kept below `fraction`, so a smaller fraction's claims are a subset of a
+    larger one's."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction: {fraction} is not in (0, 1]")
+    if fraction == 1:
+        return None
+    rng = random.Random(seed)
+    return {c["id"] for c in sorted(claims, key=lambda c: c["id"]) if rng.random() < fraction}
+
+
 def held_docs(claims: list[dict], fold: dict[int, int], k: int | str) -> set[int]:
     """Abstracts cited by (or evidence for) fold k's claims: left out of fold k's corpus pairs."""
     if k == ALL:
@@ -123,10 +135,13 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieve
 # ---------------------------------------------------------------- 2. on the GPU: one fold
 
 
-def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, seed: int = 0) -> None:
+def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, seed: int = 0,
+               fraction: float = 1.0) -> None:
     """Fold k's two models by the shipped recipe (k = "all": every claim), exported to int8 ONNX in `work`;
     for a numbered fold, also its claims' out-of-fold logits (work/scores.pkl). `seed` is added to every seed of
-    the recipe (data order, dropout): 0 is the shipped recipe, another value a second run of it."""
+    the recipe (data order, dropout): 0 is the shipped recipe, another value a second run of it. `fraction` < 1
+    trains on that share of the SciFact claims only (`kept_claims`; the other data sets and the corpus pairs stay
+    whole): a point of the learning curve."""
     import torch
     from transformers import AutoTokenizer
 
@@ -141,7 +156,9 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, 
     work.mkdir(parents=True, exist_ok=True)
     claims = _load_gz(bundle_dir / "claims.json.gz")
     fold = {c["id"]: c["fold"] for c in claims}
-    sci = [r for r in _load_gz(bundle_dir / "scifact_pairs.json.gz") if k == ALL or fold[r["cid"]] != k]
+    keep = kept_claims(claims, fraction)
+    sci = [r for r in _load_gz(bundle_dir / "scifact_pairs.json.gz")
+           if (k == ALL or fold[r["cid"]] != k) and (keep is None or r["cid"] in keep)]
     rows = _load_gz(bundle_dir / "other_pairs.json.gz") + sci
     cp = _load_gz(bundle_dir / "corpus_pairs.json.gz")
     if smoke:
@@ -149,7 +166,7 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, 
     random.Random(20 + seed).shuffle(rows)
     with open(work / "train.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
-    log = {"fold": k, "device": dev, "pairs": len(rows), "scifact_pairs": len(sci), "seed": seed}
+    log = {"fold": k, "device": dev, "pairs": len(rows), "scifact_pairs": len(sci), "seed": seed, "fraction": fraction}
 
     def note(msg: str) -> None:
         log[msg] = round(time.time() - t0)
@@ -211,20 +228,23 @@ def score_items(items: list[dict], folder: Path, threads: int = 2) -> dict[tuple
 
 def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds: list[str] | None = None,
         module: str = "training.verifier.cv", files: tuple[str, ...] = ("model.onnx", "direction.onnx"),
-        n_folds: int = FOLDS, seed: int = 0) -> None:
+        n_folds: int = FOLDS, seed: int = 0, fraction: float = 1.0, threads: int | None = None) -> None:
     """Train the folds and the final models (`module`'s `fold` command) in parallel processes; gather the
     out-of-fold scores and the final ONNX `files` (in parts) into `out`. What the processes that finished by
-    `deadline` seconds wrote is kept; nothing from a process that was stopped or failed."""
+    `deadline` seconds wrote is kept; nothing from a process that was stopped or failed. Runs with another
+    `seed` or `fraction` work in their own folders, so several can run at once (`threads` per process: set it so
+    that all of them together stay within the cores)."""
     out.mkdir(parents=True, exist_ok=True)
-    work = Path("/tmp/cv-work") / module.rsplit(".", 1)[-1]
+    work = Path("/tmp/cv-work") / f"{module.rsplit('.', 1)[-1]}-s{seed}-f{fraction:g}"
     procs = {}
     # side by side, each process keeps to 2 threads (more threads than cores made two processes on 2 cores 10x slower than one)
-    n = str(max(1, min(2, (os.cpu_count() or 2) // len(folds or range(n_folds + 1)))))
+    n = str(threads or max(1, min(2, (os.cpu_count() or 2) // len(folds or range(n_folds + 1)))))
     env = {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false"}
     for k in folds or [ALL, *map(str, range(n_folds))]:
         shutil.rmtree(work / k, ignore_errors=True)
         cmd = [sys.executable, "-m", module, "fold", "--bundle", str(bundle_dir), "--fold", str(k),
-               "--work", str(work / str(k))] + (["--smoke"] if smoke else []) + (["--seed", str(seed)] if seed else [])
+               "--work", str(work / str(k))] + (["--smoke"] if smoke else []) + (["--seed", str(seed)] if seed else []) \
+            + (["--fraction", str(fraction)] if fraction != 1 else [])
         procs[k] = subprocess.Popen(cmd, stdout=open(out / f"fold-{k}.log", "w"), stderr=subprocess.STDOUT, env=env)
     t0 = time.time()
     while any(p.poll() is None for p in procs.values()) and time.time() - t0 < deadline:
@@ -394,6 +414,7 @@ def main() -> None:
     f.add_argument("--work", type=Path, required=True)
     f.add_argument("--smoke", action="store_true")
     f.add_argument("--seed", type=int, default=0, help="added to the recipe's seeds (0: the shipped recipe)")
+    f.add_argument("--fraction", type=float, default=1.0, help="share of the SciFact training claims (learning curve)")
     r = sub.add_parser("run")
     r.add_argument("--bundle", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)
@@ -401,6 +422,9 @@ def main() -> None:
     r.add_argument("--smoke", action="store_true", help="tiny data: check the whole run on a CPU")
     r.add_argument("--folds", nargs="+", default=None, help="only these (default: all and 0-4)")
     r.add_argument("--seed", type=int, default=0, help="added to the recipe's seeds: a second run of the recipe")
+    r.add_argument("--fraction", type=float, default=1.0,
+                   help="train on this share of the SciFact claims (a learning curve; use with --folds 0 1 2 3 4)")
+    r.add_argument("--threads", type=int, default=None, help="per process (default: the cores shared out, at most 2)")
     sc = sub.add_parser("score", help="score the bundle's candidates of some folds with a model folder, here")
     sc.add_argument("--bundle", type=Path, required=True)
     sc.add_argument("--models", type=Path, required=True, help="holds model.onnx, direction.onnx, tokenizer.json")
@@ -416,7 +440,8 @@ def main() -> None:
     if args.cmd == "bundle":
         bundle(args.data, args.corpus, args.out, n_retrieved=args.n_retrieved, per_retrieved_neg=args.per_retrieved_neg)
     elif args.cmd == "fold":
-        train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke, args.seed)
+        train_fold(args.bundle, args.fold if args.fold == ALL else int(args.fold), args.work, args.smoke, args.seed,
+                   args.fraction)
     elif args.cmd == "score":
         folds = set(args.folds)
         ids = {c["id"] for c in _load_gz(args.bundle / "claims.json.gz") if c["fold"] in folds}
@@ -424,7 +449,8 @@ def main() -> None:
         write_bytes(args.out, gzip.compress(pickle.dumps(score_items(items, args.models))))
         print(f"scored {len(items)} candidates of {len(ids)} claims -> {args.out}")
     elif args.cmd == "run":
-        run(args.bundle, args.out, args.deadline, args.smoke, args.folds, seed=args.seed)
+        run(args.bundle, args.out, args.deadline, args.smoke, args.folds, seed=args.seed, fraction=args.fraction,
+            threads=args.threads)
     else:
         fit(args.bundle, args.scores, args.write, args.top_k, args.seeds)
 
