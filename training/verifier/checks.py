@@ -3,6 +3,7 @@
     python -m training.verifier.checks batching  --cache CAL.pkl   # logits alone vs in batches; throughput
     python -m training.verifier.checks direction --cache CAL.pkl   # other ways of reading the direction
     python -m training.verifier.checks features --bundle .cv --scores OUT/scores.pkl.gz   # on 809 out-of-fold claims
+    python -m training.verifier.checks claims --bundle .cv --scores RUN0/scores.pkl.gz [RUN1/...] [--embed]
 
 `batching`: the relevance model's logits for the sentences of the first 60 candidate abstracts, scored in batches
 of 64 and 16 and one pair at a time: pairs/s and the largest logit difference against one pair at a time.
@@ -16,6 +17,14 @@ the direction map (lexical polarity mismatch, null-result wording, the 3-way mod
 (`cv.py run` / `fit`), for the number of candidates per claim, the direction-map features above and extra
 features in the evidence maps (claim-word overlap of the best sentence, the 3-way model's best SUPPORTS and REFUTES
 logits, the direction model's certainty, the number of sentences with relevance > 0.5).
+
+`claims`: readings across a claim's candidates, on the out-of-fold scores (several runs: their ensemble), with the
+ranked map as shipped: one direction shared by a claim's verdicts (each candidate's P(REFUTES | evidence) moved
+towards the claim's P(evidence)-weighted mean), a claim-only prior (TF-IDF logistic regression of the claim text
+alone, SUPPORTS vs REFUTES, fitted on the other cross-fitting folds' claims, added to the direction logit), and
+with `--embed` the bi-encoder's sentence cosines (the retrieval's own MiniLM, claim against each sentence of the
+candidate) as ranked-map features: best cosine, then also the second best, or its margin over the other
+candidates' best. Embedding the ~20,000 sentences of the top-5 candidates takes about 5 min on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import gzip
 import json
 import pickle
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -33,7 +43,7 @@ import numpy as np
 
 from helpers.nli import CrossEncoder, softmax
 from helpers.text import content_words
-from helpers.verify import Calibration, PairScores, Verdict, _logit
+from helpers.verify import LABELS, Calibration, PairScores, Verdict, _logit, calibrated_probs
 from training.verifier.calibrate import best_threshold, cross_fitted, metrics
 
 UP = re.compile(r"\b(increas\w*|higher|more|greater|elevat\w*|enhanc\w*|improv\w*|promot\w*|activat\w*|"
@@ -211,18 +221,147 @@ def features(bundle: Path, scores_path: Path) -> None:
         report(f"evidence maps + {name}", scored)
 
 
+def _claim_prior(claims: list[dict], fold: dict[int, int]) -> dict[int, float]:
+    """Cross-fitted claim-only direction prior: per claim, the logit of P(REFUTES) from a TF-IDF logistic
+    regression on the claim text of the other folds' claims with evidence, less their base-rate logit."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    label = {c["id"]: int(next(iter(c["evidence"].values()))[0]["label"] == "CONTRADICT") for c in claims if c["evidence"]}
+    prior, right = {}, []
+    for f in sorted(set(fold.values())):
+        train = [c for c in claims if fold[c["id"]] != f and c["id"] in label]
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit([c["claim"] for c in train])
+        y = [label[c["id"]] for c in train]
+        lr = LogisticRegression(max_iter=2000).fit(vec.transform([c["claim"] for c in train]), y)
+        test = [c for c in claims if fold[c["id"]] == f]
+        base = float(_logit(np.mean(y)))
+        for c, z in zip(test, lr.decision_function(vec.transform([c["claim"] for c in test])), strict=True):
+            prior[c["id"]] = float(z) - base
+            if c["id"] in label:
+                right.append((z > 0) == bool(label[c["id"]]))
+    print(f"claim-only direction: right on {np.mean(right):.3f} of {len(right)} claims with evidence "
+          f"(always SUPPORTS {1 - np.mean(list(label.values())):.3f})")
+    return prior
+
+
+def _sentence_cosines(items: list[dict], claims: list[dict]) -> dict[tuple[int, str], np.ndarray]:
+    """Cosine of the claim's and each sentence's bi-encoder embedding (the retrieval's MiniLM), for the ranked
+    candidates."""
+    from helpers.embed import get_embedder
+
+    ranked = [it for it in items if it["context"] is not None]
+    docs = {it["doc"]: it["sentences"] for it in ranked}
+    flat = [(d, s) for d, ss in docs.items() for s in ss]
+    t0 = time.time()
+    emb = get_embedder(128)
+    vecs = emb.encode([s for _, s in flat], batch_size=64)
+    print(f"embedded {len(flat)} sentences of {len(docs)} abstracts in {time.time() - t0:.0f} s", flush=True)
+    by_doc: dict[str, list[np.ndarray]] = {}
+    for (d, _), v in zip(flat, vecs, strict=True):
+        by_doc.setdefault(d, []).append(v)
+    cvec = dict(zip([c["id"] for c in claims], emb.encode([c["claim"] for c in claims]), strict=True))
+    return {(it["claim"]["id"], it["doc"]): np.stack(by_doc[it["doc"]]) @ cvec[it["claim"]["id"]] for it in ranked}
+
+
+def claim_readings(bundle: Path, scores_paths: list[Path], embed: bool) -> None:
+    """The `claims` check: the shipped reading and the cross-candidate readings of the module docstring, each at
+    its best evidence threshold, cross-fitted over claims exactly as `calibrate.cross_fitted` folds them."""
+    from training.verifier.calibrate import FOLDS, GRID, fit_maps, with_context
+    from training.verifier.cv import merge_scores, scored_items
+
+    runs = [pickle.loads(gzip.decompress(p.read_bytes())) for p in scores_paths]
+    items, claims, temperature = scored_items(bundle, merge_scores(runs)[0] if len(runs) > 1 else runs[0])
+    base = Calibration(top_sentences=2, temperature=temperature)
+    with_context(items, 5)
+    ids = sorted(c["id"] for c in claims)
+    random.Random(20).shuffle(ids)
+    fold = {cid: i % FOLDS for i, cid in enumerate(ids)}  # calibrate.cross_fitted's folds
+
+    def best(share: float = 0.0, prior: dict[int, float] | None = None) -> dict:
+        """Cross-fitted metrics at the best evidence threshold, with the direction shared / shifted."""
+        probs: list[tuple[dict, np.ndarray]] = []
+        for f in range(FOLDS):
+            fitted = fit_maps([it for it in items if fold[it["claim"]["id"]] != f], base)
+            group: dict[int, list[tuple[dict, float, float]]] = {}
+            for it in items:
+                if fold[it["claim"]["id"]] == f and it["context"] is not None:
+                    p = calibrated_probs(it["scores"], fitted, it["context"])
+                    group.setdefault(it["claim"]["id"], []).append((it, p[0] + p[1], p[1] / max(1e-9, p[0] + p[1])))
+            for cid, g in group.items():
+                shared = sum(e * r for _, e, r in g) / max(1e-9, sum(e for _, e, _ in g))
+                for it, e, r in g:
+                    r = (1 - share) * r + share * shared
+                    if prior is not None:
+                        r = 1 / (1 + np.exp(-(float(_logit(r)) + prior[cid])))
+                    probs.append((it, np.array([e * (1 - r), e * r, 1 - e])))
+        out = []
+        for et in GRID:
+            pairs = []
+            for it, q in probs:
+                k = int(np.argmax(q[:2]))
+                pm = dict(zip(LABELS, map(float, q), strict=True))
+                pairs.append((it, Verdict(LABELS[k], float(q[k]), pm, it["scores"].top[:1]) if q[k] >= et else
+                              Verdict("NOT ENOUGH INFO", float(q[2]), pm)))
+            out.append(metrics(pairs, claims))
+        return max(out, key=lambda m: m["label_only_f1"])
+
+    def show(name: str, m: dict) -> None:
+        print(f"{name}: open label-only F1 {m['label_only_f1']:.3f} (P {m['precision']:.3f} R {m['recall']:.3f}, "
+              f"ECE {m['ece']:.3f})", flush=True)
+
+    print(f"{len(claims)} claims, {len(items)} candidates, {len(runs)} run(s)")
+    show("as shipped", best())
+    for share in (0.25, 0.5, 1.0):
+        show(f"direction shared by a claim's candidates, weight {share}", best(share))
+    prior = _claim_prior(claims, fold)
+    for w in (0.5, 1.0):
+        show(f"claim-only prior x {w} added to the direction logit", best(prior={k: w * v for k, v in prior.items()}))
+    if not embed:
+        return
+    cos = _sentence_cosines(items, claims)
+    shipped = {id(it): list(it["context"]) for it in items if it["context"] is not None}
+    for name in ("best sentence cosine", "best and second cosine", "best cosine and its margin"):
+        by: dict[int, list[dict]] = {}
+        for it in items:
+            if it["context"] is not None:
+                by.setdefault(it["claim"]["id"], []).append(it)
+        for g in by.values():
+            tops = [float(cos[(it["claim"]["id"], it["doc"])].max()) for it in g]
+            for j, it in enumerate(g):
+                c = np.sort(cos[(it["claim"]["id"], it["doc"])])[::-1]
+                others = tops[:j] + tops[j + 1:]
+                extra = {"best sentence cosine": [c[0]],
+                         "best and second cosine": [c[0], c[1] if len(c) > 1 else 0.0],
+                         "best cosine and its margin": [c[0], c[0] - max(others) if others else 0.0]}[name]
+                it["context"] = shipped[id(it)] + [float(x) for x in extra]
+        m, _ = best_threshold_keep(items, claims, base)
+        show(f"ranked map + {name}", m)
+
+
+def best_threshold_keep(items: list[dict], claims: list[dict], base: Calibration) -> tuple[dict, float]:
+    """`calibrate.best_threshold` without resetting the items' context (it recomputes the shipped context)."""
+    from training.verifier.calibrate import GRID
+
+    return max(((cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")[0], et)
+                for et in GRID), key=lambda r: r[0]["label_only_f1"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("check", choices=["batching", "direction", "features"])
+    ap.add_argument("check", choices=["batching", "direction", "features", "claims"])
     ap.add_argument("--cache", type=Path, help="calibrate.py --cache pickle (batching, direction)")
     ap.add_argument("--bundle", type=Path, default=Path(".cv"), help="cv.py bundle folder (features)")
-    ap.add_argument("--scores", type=Path, help="cv.py run's scores.pkl.gz (features)")
+    ap.add_argument("--scores", type=Path, nargs="+", help="cv.py run's scores.pkl.gz (features: one; claims: one or more)")
+    ap.add_argument("--embed", action="store_true", help="claims: also the bi-encoder sentence cosines (about 5 min)")
     ap.add_argument("--data", type=Path, default=Path(".cache/verifier-data"), help="holds val_claims.jsonl")
     args = ap.parse_args()
-    if args.check == "features":
+    if args.check in ("features", "claims"):
         if not args.scores:
-            ap.error("features needs --scores")
-        return features(args.bundle, args.scores)
+            ap.error(f"{args.check} needs --scores")
+        if args.check == "claims":
+            return claim_readings(args.bundle, args.scores, args.embed)
+        return features(args.bundle, args.scores[0])
     if not args.cache:
         ap.error(f"{args.check} needs --cache")
     temperature, items = pickle.loads(args.cache.read_bytes())
