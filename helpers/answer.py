@@ -122,7 +122,7 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
         level, reasons = certainty(with_stance, min_papers, preprints / n, dist["yes"] > 0 and dist["no"] > 0, mean_rel)
         if with_stance < min_papers:
             text = (f"The evidence found does not directly answer this question: of {n} included papers, "
-                    f"{with_stance} state a finding that takes a position on it (at confidence >= {threshold:.2f}); "
+                    f"{with_stance} state a finding that takes a position on it (at confidence ≥ {threshold:.2f}); "
                     f"{min_papers} are needed. The included papers' findings are listed below.")
             status = "no direct answer"
         else:
@@ -142,7 +142,7 @@ def answer(question: str, included: list[Paper], relevance: dict[str, float], cl
     level, reasons = certainty(len(papers_with), min_papers, preprints / n, contradicted, mean_rel)
     if not strong:
         text = (f"The evidence found does not answer this question directly: {n} relevant papers report "
-                f"{len(claims)} findings, but none is corroborated by another paper at confidence >= {threshold:.2f}. "
+                f"{len(claims)} findings, but none is corroborated by another paper at confidence ≥ {threshold:.2f}. "
                 "Their findings are listed below as single-source statements.")
         statements = key_statements(claims, facets or [], threshold)
         return Answer("no direct answer", kind, text, "very low", reasons + ["no corroborated finding"],

@@ -74,7 +74,7 @@ def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None
         "support_threshold": params.support_threshold,
         "how": ("Each claim is checked against up to 5 other screened papers most similar to it. It is labelled "
                 "SUPPORTS or REFUTES only when at least one of those papers gets that label with calibrated "
-                f"confidence >= {params.support_threshold:.2f}; otherwise NOT ENOUGH INFO. Grounding against "
+                f"confidence ≥ {params.support_threshold:.2f}; otherwise NOT ENOUGH INFO. Grounding against "
                 "its own source abstract is reported separately."),
     }, indent=1))
     return kept

@@ -143,7 +143,7 @@ def markdown(ctx: dict) -> str:
           f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"
           + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"]), "",
           "**Inclusion criteria:** " + (" AND ".join("(" + " OR ".join(e(k) for k in g) + ")" for g in prm["criteria"]["include_any"]) or "none"),
-          f"; relevance >= {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
+          f"; relevance ≥ {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
           + ("; surveys and reviews excluded" if prm["criteria"]["exclude_surveys"] else "")
           + (f"; excluded keywords: {', '.join(e(k) for k in prm['criteria']['exclude_any'])}" if prm["criteria"]["exclude_any"] else ""), "",
           f"**Screening:** every record is scored for relevance (question words, criteria keyword groups); at most {prm['max_papers']} are included, best first.", "",

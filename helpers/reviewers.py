@@ -90,7 +90,7 @@ def relevance_reviewer(s: Synthesis) -> ReviewerReport:
         Item("on-topic papers", _clip(10 * (mean(rel) - 0.3) / 0.5),
              f"mean relevance of {len(inc)} included papers is {mean(rel):.2f} (0.30 scores 0, 0.80+ full marks)"),
         Item("strongly relevant share", _clip(10 * strong / len(inc)),
-             f"{strong} of {len(inc)} included papers have relevance >= 0.50"),
+             f"{strong} of {len(inc)} included papers have relevance ≥ 0.50"),
         Item("enough relevant papers", _clip(10 * len(inc) / max(s.min_papers * 2, 1)),
              f"{len(inc)} papers included; {s.min_papers} is the minimum to answer, {2 * s.min_papers} scores full marks"),
     ]
@@ -123,7 +123,7 @@ def evidence_reviewer(s: Synthesis) -> ReviewerReport:
     multi_source = sum(1 for p in inc if len(str(p.get("source", "")).split(";")) > 1)
     items = [
         Item("corroboration", _clip(10 * len(decided) / len(claims)),
-             f"{len(decided)} of {len(claims)} claims are supported or refuted by another paper at confidence >= {s.support_threshold:.2f}",
+             f"{len(decided)} of {len(claims)} claims are supported or refuted by another paper at confidence ≥ {s.support_threshold:.2f}",
              weight=2.0),
         Item("consistency", _clip(10 - 20 * len(contradicted) / len(decided)) if len(decided) >= 2 else None,
              f"{len(contradicted)} of {len(decided)} corroborated claims have both supporting and contradicting papers"
@@ -226,8 +226,8 @@ def review(s: Synthesis, names: list[str] | None = None) -> dict:
         "overall": round(sum(x * w for x, w in zip(scores, weights)) / sum(weights), 2) if scores else 0.0,
         "spread": {"min": min(scores), "max": max(scores), "sd": round(pstdev(scores), 2)} if scores else {},
         "agreement": {"krippendorff_alpha": alpha, "level": "interval", "units": "claims",
-                      "reading": ("reliable (>= 0.8)" if alpha is not None and alpha >= 0.8 else
-                                  "tentative (>= 0.667)" if alpha is not None and alpha >= 0.667 else
+                      "reading": ("reliable (≥ 0.8)" if alpha is not None and alpha >= 0.8 else
+                                  "tentative (≥ 0.667)" if alpha is not None and alpha >= 0.667 else
                                   "low (< 0.667): reviewers disagree on which claims are strong" if alpha is not None
                                   else "undefined (fewer than 2 claims)")},
         "scale": ("0-10 per item; reviewer score = weighted mean of its assessable items (evidence: corroboration x2); "
