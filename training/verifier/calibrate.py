@@ -166,11 +166,13 @@ def cross_fitted(items: list[dict], claims: list[dict], cal: Calibration, settin
     return metrics(out, claims), out
 
 
-def best_threshold(items: list[dict], claims: list[dict], base: Calibration, k: int,
+def best_threshold(items: list[dict], claims: list[dict], base: Calibration, k: int | None,
                    verbose: bool = False) -> tuple[dict, float]:
     """The evidence threshold of GRID with the best cross-fitted open label-only F1 over each claim's top-k
-    candidates: (its metrics, the threshold). Leaves the items' context set for k."""
-    with_context(items, k)
+    candidates: (its metrics, the threshold). Leaves the items' context set for k; k = None keeps the context
+    the items carry (a check that extends the ranked features)."""
+    if k is not None:
+        with_context(items, k)
     best = None
     for et in GRID:
         m, _ = cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")

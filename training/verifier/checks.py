@@ -320,12 +320,12 @@ def claim_readings(bundle: Path, scores_paths: list[Path], embed: bool) -> None:
     if not embed:
         return
     cos = _sentence_cosines(items, claims)
-    shipped = {id(it): list(it["context"]) for it in items if it["context"] is not None}
+    by: dict[int, list[dict]] = {}
+    for it in items:
+        if it["context"] is not None:
+            by.setdefault(it["claim"]["id"], []).append(it)
+    shipped = {id(it): list(it["context"]) for g in by.values() for it in g}
     for name in ("best sentence cosine", "best and second cosine", "best cosine and its margin"):
-        by: dict[int, list[dict]] = {}
-        for it in items:
-            if it["context"] is not None:
-                by.setdefault(it["claim"]["id"], []).append(it)
         for g in by.values():
             tops = [float(cos[(it["claim"]["id"], it["doc"])].max()) for it in g]
             for j, it in enumerate(g):
@@ -335,16 +335,8 @@ def claim_readings(bundle: Path, scores_paths: list[Path], embed: bool) -> None:
                          "best and second cosine": [c[0], c[1] if len(c) > 1 else 0.0],
                          "best cosine and its margin": [c[0], c[0] - max(others) if others else 0.0]}[name]
                 it["context"] = shipped[id(it)] + [float(x) for x in extra]
-        m, _ = best_threshold_keep(items, claims, base)
+        m, _ = best_threshold(items, claims, base, None)  # None: keep the extended context
         show(f"ranked map + {name}", m)
-
-
-def best_threshold_keep(items: list[dict], claims: list[dict], base: Calibration) -> tuple[dict, float]:
-    """`calibrate.best_threshold` without resetting the items' context (it recomputes the shipped context)."""
-    from training.verifier.calibrate import GRID
-
-    return max(((cross_fitted(items, claims, Calibration(**{**base.__dict__, "evidence_threshold": et}), "open")[0], et)
-                for et in GRID), key=lambda r: r[0]["label_only_f1"])
 
 
 def main() -> None:
