@@ -22,7 +22,7 @@ def _fail(exc: Exception) -> None:
 def corpus_add(name: str, path: Path) -> None:
     """Register a JSONL corpus under NAME and build its search index."""
     from .errors import WorkbenchError
-    from .store import add_corpus
+    from .retrieval.store import add_corpus
 
     try:
         store = add_corpus(name, path)
@@ -39,9 +39,9 @@ def corpus_embed(
     """Embed a corpus once for dense/hybrid search (cached; only new or changed documents are embedded)."""
     import time
 
-    from .dense import DenseIndex
     from .errors import WorkbenchError
-    from .store import open_corpus
+    from .retrieval.dense import DenseIndex
+    from .retrieval.store import open_corpus
 
     try:
         store = open_corpus(name)
@@ -56,7 +56,7 @@ def corpus_embed(
 @corpus_app.command("list")
 def corpus_list() -> None:
     """List known corpora and whether their index is built."""
-    from .store import registered, store_path
+    from .retrieval.store import registered, store_path
 
     for name, path in sorted(registered().items()):
         typer.echo(f"{name}\t{path}\t{'built' if store_path(name).exists() else 'not built'}")
@@ -96,7 +96,8 @@ def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (defa
     """Show what a person has decided for SLUG and which claims are still pending."""
     import json
 
-    from . import config, reviews
+    from . import config
+    from .review import decisions as reviews
 
     decisions = reviews.latest(slug)
     out_dir = Path(out or config.outputs_dir()) / slug
@@ -125,7 +126,7 @@ def eval_retrieval_cmd(
     no_bm25: bool = typer.Option(False, "--no-bm25", help="skip the BM25 comparison row"),
 ) -> None:
     """Run a retrieval method over a BEIR folder; print nDCG@10, Recall@100, index time and latency."""
-    from .eval_retrieval import eval_retrieval
+    from .evaluation.retrieval import eval_retrieval
 
     try:
         eval_retrieval(beir, out, top_k=top_k, method=method, split=split, compare_bm25=not no_bm25)
@@ -144,8 +145,8 @@ def eval_verify(
 ) -> None:
     """Verify claims against their abstracts; print SciFact metrics, ECE and speed."""
     from .errors import WorkbenchError
-    from .eval_verify import evaluate, report
-    from .verify import LexicalVerifier, load_verifier
+    from .evaluation.verification import evaluate, report
+    from .verification.verifier import LexicalVerifier, load_verifier
 
     try:
         verifiers = [load_verifier()] + ([LexicalVerifier()] if baseline else [])

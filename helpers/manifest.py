@@ -36,7 +36,7 @@ def package_versions() -> dict[str, str]:
 
 def corpus_fingerprints(source_names: list[str]) -> dict[str, dict]:
     """Fingerprint and size of each local corpus the run used (from its store's metadata)."""
-    from .store import open_corpus
+    from .retrieval.store import open_corpus
 
     out = {}
     for name in source_names:

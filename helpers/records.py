@@ -1,4 +1,4 @@
-"""The project's own record type for a scholarly paper, whatever source it came from."""
+"""The project's own record type for a scholarly paper, whatever source it came from, and the verdict labels."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 _ARXIV_VERSION = re.compile(r"v\d+$")
+
+# The three verdicts a claim can get, from the verifier or from a person.
+LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
 
 
 def normalise_doi(doi: str | None) -> str | None:

@@ -1,9 +1,12 @@
-"""Small text utilities shared by retrieval, screening and claim extraction."""
+"""Text utilities, in one place for every stage: word tokens, stems and keyword matching, sentence splitting,
+markup stripping and Markdown escaping."""
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -27,6 +30,46 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Word tokens without stop words or one-character tokens."""
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+# Words that frame a question but say nothing about its topic.
+QUESTION_FILLER = frozenset(
+    "what how does do is are trade-off tradeoff effect effects impact improve improves degrade degrading "
+    "applying integrating standard performance large".split()
+)
+
+
+def topical_words(text: str) -> list[str]:
+    """Content words without the words that only frame a question ("how", "effect", "improve", ...)."""
+    return [w for w in content_words(text) if w not in QUESTION_FILLER]
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper, enough to match 'routing'~'routed'~'route' across question and abstract."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ers", "er", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def stems(text: str) -> set[str]:
+    """The stems of a text's content words."""
+    return {stem(w) for w in content_words(text)}
+
+
+def phrase_in(phrase: str, text_lower: str, text_stems: set[str]) -> bool:
+    """A keyword matches as a phrase (substring) or, for one word, by stem."""
+    phrase = phrase.lower().strip()
+    if " " in phrase or not phrase.isalnum():
+        return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text_lower) is not None
+    return stem(phrase) in text_stems
+
+
+def facet_hits(text: str, facets: list[list[str]]) -> list[bool]:
+    """For each keyword group, whether `text` mentions any of its keywords."""
+    low = text.lower()
+    text_stems = stems(text)
+    return [any(phrase_in(k, low, text_stems) for k in group) for group in facets]
 
 
 @lru_cache(maxsize=1)
@@ -56,3 +99,20 @@ def split_sentences(text: str) -> list[str]:
 def paper_sentences(paper) -> list[str]:
     """A paper's abstract as sentences: the source's own split when it gives one, else pysbd."""
     return list(paper.sentences) if getattr(paper, "sentences", None) else split_sentences(paper.abstract)
+
+
+_TAG = re.compile(r"</?[A-Za-z][\w:.-]*(\s[^<>]*)?/?>")  # a markup tag, not a "<" in "P < 0.05"
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(text: Any) -> str:
+    """Markup (JATS, HTML, MathML) stripped, entities (``&lt;``) decoded, whitespace collapsed."""
+    if not text:
+        return ""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", str(text)))).strip()
+
+
+def md_escape(text: object) -> str:
+    """Text from a paper or params file made inert in Markdown (and in any HTML a viewer renders)."""
+    s = html.escape(str(text), quote=False)
+    return s.replace("|", "\\|").replace("\n", " ").replace("*", "\\*").replace("_", "\\_").replace("[", "\\[")

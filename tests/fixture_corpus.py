@@ -34,7 +34,7 @@ def build_fixture_corpus(path: Path) -> Path:
 
 
 def register_fixture_corpus(path: Path, name: str = "fixture") -> Path:
-    from helpers.store import add_corpus
+    from helpers.retrieval.store import add_corpus
 
     build_fixture_corpus(path)
     add_corpus(name, path)

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config, retrieval, reviews
+from helpers import config
 from helpers.params import load_params
+from helpers.retrieval import stage as retrieval
+from helpers.review import decisions as reviews
 from tests.browser import launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

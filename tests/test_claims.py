@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from helpers import claims as claims_mod
 from helpers.params import parse_params
-from helpers.store import open_corpus
+from helpers.retrieval.store import open_corpus
 from helpers.text import paper_sentences, split_sentences
+from helpers.verification import claims as claims_mod
 
 
 def test_split_keeps_every_character_and_abbreviations():

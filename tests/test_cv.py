@@ -131,7 +131,7 @@ def test_first_rate_counts_gold_pairs_put_first() -> None:
 
 
 def test_outcomes_sort_verdicts_by_what_went_wrong() -> None:
-    from helpers.verify import Verdict
+    from helpers.verification.verifier import Verdict
     from training.verifier.calibrate import outcomes
 
     claims = [{"id": 1, "evidence": {"5": []}}, {"id": 2, "evidence": {}}]

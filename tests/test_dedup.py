@@ -6,10 +6,10 @@ import copy
 import itertools
 import random
 
-from helpers.dedup import TITLE_THRESHOLD, dedupe, merge_results, normalise_title, titles_match
 from helpers.records import Paper
-from helpers.sources.base import SourceResult
-from helpers.sources.web import make_ids, paper_id
+from helpers.retrieval.dedup import TITLE_THRESHOLD, dedupe, merge_results, normalise_title, titles_match
+from helpers.retrieval.sources.base import SourceResult
+from helpers.retrieval.sources.web import make_ids, paper_id
 
 _SERIAL = itertools.count()
 

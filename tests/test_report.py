@@ -6,9 +6,13 @@ import json
 
 import pytest
 
-from helpers import pipeline, references, report, retrieval
 from helpers.params import parse_params
 from helpers.records import Paper
+from helpers.retrieval import stage as retrieval
+from helpers.synthesis import references, report
+from helpers.synthesis.scoring import scoring_stage
+from helpers.text import md_escape
+from helpers.verification.stage import claims_stage
 
 EVIL = 'Speculative decoding <script>alert(1)</script><img src=x onerror="alert(2)"> draft model speedup'
 
@@ -16,7 +20,7 @@ EVIL = 'Speculative decoding <script>alert(1)</script><img src=x onerror="alert(
 @pytest.fixture(scope="module")
 def evil_run(tmp_path_factory):
     """A run whose top paper carries a hostile title, injected through the source (built once per module)."""
-    from helpers.sources import local
+    from helpers.retrieval.sources import local
 
     orig = local.LocalSource.search
 
@@ -40,8 +44,8 @@ def _evil_outputs(tmp_path):
     result = retrieval.run(params)
     assert EVIL in [p.title for p in result.included], "the hostile record must reach the report"
     retrieval.save(result, out)
-    pipeline.claims_stage(params, out)
-    pipeline.scoring_stage(params, out)
+    claims_stage(params, out)
+    scoring_stage(params, out)
     report.report_stage(params, out)
     return params, out
 
@@ -60,7 +64,7 @@ def test_report_sections_and_limitations(evil_run):
     params, out = evil_run
     md = (out / "report.md").read_text()
     stated = json.loads((out / "report.json").read_text())
-    assert md.startswith(f"# {report.md_escape(params.title)}")
+    assert md.startswith(f"# {md_escape(params.title)}")
     assert "No person has reviewed the claims yet" in md
     assert "preprints that have not been peer-reviewed" in md  # arXiv-only evidence is flagged
     assert stated["answer_status"] in ("answered", "no direct answer", "insufficient")

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 
 from helpers import config
 from helpers.cli import app
-from helpers.dense import DenseIndex, year_mask
-from helpers.embed import DIM, normalise
-from helpers.eval_retrieval import evaluate, load_beir, write_trec
-from helpers.query import build_query_plan, facets, rm3_weights
-from helpers.search import minmax_fusion, rrf
-from helpers.store import CorpusStore, Hit
+from helpers.evaluation.retrieval import evaluate, load_beir, write_trec
+from helpers.retrieval.dense import DenseIndex, year_mask
+from helpers.retrieval.embed import DIM, normalise
+from helpers.retrieval.feedback import rm3_weights
+from helpers.retrieval.query import build_query_plan, facets
+from helpers.retrieval.search import minmax_fusion, rrf
+from helpers.retrieval.store import CorpusStore, Hit
 
 
 def hits(*ids: str) -> list[Hit]:
@@ -56,7 +57,7 @@ def test_minmax_fusion_hand_checked():
 # -- metrics --------------------------------------------------------------------------------------
 
 def test_hybrid_scored_keeps_each_hits_raw_scores(monkeypatch):
-    import helpers.search as search_mod
+    import helpers.retrieval.search as search_mod
 
     lex = [Hit("a", 30.0), Hit("b", 12.0), Hit("c", 0.0)]  # BM25: min-max a 1, b 0.4, c 0
     den = [Hit("b", 0.9), Hit("d", 0.5), Hit("a", 0.4)]  # cosine: b 1, d 0.2, a 0
@@ -222,7 +223,7 @@ def test_eval_retrieval_command_end_to_end(tmp_path, monkeypatch):
 
 
 def test_local_source_pools_facets_expansion_and_question(monkeypatch):
-    from helpers.sources.local import LocalSource
+    from helpers.retrieval.sources.local import LocalSource
 
     monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", "64")  # embedding the 72 fixture papers: ~4x faster
 

@@ -7,9 +7,12 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import pipeline, report, retrieval
 from helpers.params import parse_params
-from helpers.reviewers import ReviewerReport, krippendorff_alpha, review
+from helpers.retrieval import stage as retrieval
+from helpers.synthesis import report
+from helpers.synthesis.reviewers import ReviewerReport, krippendorff_alpha, review
+from helpers.synthesis.scoring import scoring_stage, synthesis
+from helpers.verification.stage import claims_stage
 
 BASE = {"question": "Does speculative decoding speed up large language model inference without changing output quality?",
         "min_papers": 3, "max_papers": 8, "retrieval_method": "bm25",
@@ -21,8 +24,8 @@ def _run(tmp_path, slug, corpus, **over):
     params = parse_params({**BASE, "slug": slug, "sources": [f"local:{corpus}"], **over})
     out = tmp_path / slug
     retrieval.save(retrieval.run(params), out)
-    pipeline.claims_stage(params, out)
-    result = pipeline.scoring_stage(params, out)
+    claims_stage(params, out)
+    result = scoring_stage(params, out)
     report.report_stage(params, out)
     return params, out, result
 
@@ -48,9 +51,9 @@ def test_removing_verification_evidence_lowers_evidence_score(on_topic, tmp_path
     claims["evidence_paper_ids"] = ""
     claims["supported_by"] = 0
     claims["contradiction"] = False
-    weak = pipeline.synthesis(params, out)
+    weak = synthesis(params, out)
     weak.claims = claims.to_dict("records")
-    strong = pipeline.synthesis(params, out)
+    strong = synthesis(params, out)
     strong.claims = [{**c, "label": "SUPPORTS", "confidence": 0.9} for c in claims.to_dict("records")]
     by = lambda res: {r["reviewer"]: r for r in res["reviewers"]}  # noqa: E731
     w, s = by(review(weak))["evidence"], by(review(strong))["evidence"]

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import pipeline, retrieval, reviews
 from helpers.errors import ReviewError
-from helpers.panels import ClaimsPanel, ScreeningPanel
 from helpers.params import parse_params
+from helpers.retrieval import stage as retrieval
+from helpers.review import decisions as reviews
+from helpers.review.panels import ClaimsPanel, ScreeningPanel
+from helpers.synthesis.scoring import scoring_stage
+from helpers.verification.stage import claims_stage
 
 Q = {"question": "Does speculative decoding speed up LLM inference without quality loss?", "sources": ["local:fixture"],
      "min_papers": 2, "max_papers": 6,
@@ -58,7 +61,7 @@ def run_out(tmp_path):
     params = parse_params({**Q, "slug": "panel-" + "".join(ch for ch in tmp_path.name.lower() if ch.isalnum())[-12:]})
     out = tmp_path / "out"
     retrieval.save(retrieval.run(params), out)
-    pipeline.claims_stage(params, out)
+    claims_stage(params, out)
     return params, out
 
 
@@ -103,7 +106,7 @@ def test_panel_filters_and_pages(run_out):
 
 def test_rerun_honours_reject_relabel_and_exclusion(run_out):
     params, out = run_out
-    from helpers import report
+    from helpers.synthesis import report
 
     claims0 = __import__("pandas").read_csv(out / "claims.csv")
     keep_paper = claims0.paper_id.iloc[0]
@@ -115,8 +118,8 @@ def test_rerun_honours_reject_relabel_and_exclusion(run_out):
     excluded_paper = target_claims.paper_id.iloc[-1]
     reviews.append(params.slug, reviews.ReviewDecision("paper", excluded_paper, "exclude", note="wrong population"))
     retrieval.save(retrieval.run(params), out)
-    claims = pipeline.claims_stage(params, out)
-    pipeline.scoring_stage(params, out)
+    claims = claims_stage(params, out)
+    scoring_stage(params, out)
     report.report_stage(params, out)
     assert rejected not in set(claims.claim_id)
     row = claims[claims.claim_id == relabelled].iloc[0]
@@ -191,7 +194,7 @@ def test_claim_and_paper_ids_are_stable_across_reruns(tmp_path):
     for i in range(2):
         out = tmp_path / f"run{i}"
         retrieval.save(retrieval.run(params), out)
-        claims = pipeline.claims_stage(params, out)
+        claims = claims_stage(params, out)
         papers = __import__("pandas").read_csv(out / "papers.csv")
         ids.append((list(claims.claim_id), list(papers.id)))
     assert ids[0] == ids[1] and ids[0][0]

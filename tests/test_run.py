@@ -13,7 +13,7 @@ import pytest
 
 from helpers import config, runner
 from helpers.errors import RunError
-from helpers.report import consistency_problems
+from helpers.synthesis.report import consistency_problems
 
 FIXTURE = Path("tests/fixtures/fixture.yaml").resolve()
 EXPECTED = ["papers.csv", "claims.csv", "prisma.json", "prisma.png", "review.json", "report.md", "report.html",

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from helpers import runner
-from helpers.report import consistency_problems
+from helpers.synthesis.report import consistency_problems
 from tests.test_sources_online import ONLINE_SOURCES, SENTINELS, env, replay  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow

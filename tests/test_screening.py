@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import prisma, retrieval
 from helpers.params import parse_params
 from helpers.records import Paper
-from helpers.reviews import ReviewDecision, append
-from helpers.screening import screen
+from helpers.retrieval import prisma
+from helpers.retrieval import stage as retrieval
+from helpers.retrieval.screening import screen
+from helpers.review.decisions import ReviewDecision, append
 
 Q = {"question": "Does speculative decoding speed up large language model inference without changing output quality?",
      "slug": "screen-test", "sources": ["local:fixture"], "max_papers": 6, "min_papers": 2,

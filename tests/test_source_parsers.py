@@ -7,11 +7,11 @@ import json
 import pytest
 
 from helpers.config import data_root
-from helpers.sources.arxiv_api import arxiv_query, parse_feed
-from helpers.sources.crossref import item_to_paper
-from helpers.sources.openalex import openalex_abstract, work_to_paper
-from helpers.sources.pubmed import parse_efetch, parse_esearch
-from helpers.sources.semantic_scholar import s2_to_paper
+from helpers.retrieval.sources.arxiv_api import arxiv_query, parse_feed
+from helpers.retrieval.sources.crossref import item_to_paper
+from helpers.retrieval.sources.openalex import openalex_abstract, work_to_paper
+from helpers.retrieval.sources.pubmed import parse_efetch, parse_esearch
+from helpers.retrieval.sources.semantic_scholar import s2_to_paper
 
 FIX = data_root() / "api-fixtures"
 pytestmark = pytest.mark.skipif(

@@ -24,10 +24,11 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from helpers.config import data_root
-from helpers.dedup import merge_results
 from helpers.http import HttpSettings, backoff_wait, get_client, parse_retry_after, redact, reset_clients
-from helpers.sources import get_source
-from helpers.sources.online import ONLINE_SOURCES, search_all
+from helpers.retrieval.dedup import merge_results
+from helpers.retrieval.sources import get_source
+from helpers.retrieval.sources.online import search_all
+from helpers.retrieval.sources.registry import ONLINE_SOURCES
 
 FIX = data_root() / "api-fixtures"
 pytestmark = pytest.mark.skipif(
@@ -441,7 +442,7 @@ def test_a_fault_on_a_later_page_gives_partial_and_keeps_earlier_pages(env):
 
 
 def test_pubmed_efetch_failure_after_a_good_esearch(env, monkeypatch):
-    monkeypatch.setattr("helpers.sources.pubmed.PubMedSource.page_size", 3)
+    monkeypatch.setattr("helpers.retrieval.sources.pubmed.PubMedSource.page_size", 3)
     env.faults["pubmed"] = {
         "kind": "html",
         "when": lambda a: "id" in a and a["id"].split(",")[0] != next(iter(env.pubmed)),

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import config
 from helpers.errors import StoreError
-from helpers.store import CorpusStore, add_corpus, fts_query, open_corpus, store_path
+from helpers.retrieval.store import CorpusStore, add_corpus, fts_query, open_corpus, store_path
 
 
 def _lines(path, n):

@@ -16,7 +16,7 @@ import pytest
 from helpers import config
 from helpers.errors import ModelError
 from helpers.records import Paper
-from helpers.verify import (
+from helpers.verification.verifier import (
     Calibration,
     LexicalVerifier,
     NliVerifier,
@@ -87,7 +87,7 @@ def test_missing_model_is_a_model_error(tmp_path, monkeypatch) -> None:
 
 
 def test_an_ensemble_averages_its_members_logits() -> None:
-    from helpers.nli import CrossEncoder
+    from helpers.verification.crossencoder import CrossEncoder
 
     pairs = [("Vitamin D lowers the risk of fractures.", "Vitamin D had no effect on fracture risk in the trial."),
              ("Smoking causes lung cancer.", "The weather was sunny all week.")]
@@ -252,7 +252,7 @@ def test_eval_verify_end_to_end(tmp_path, monkeypatch, claims) -> None:
 
 
 def test_score_counts_gold_abstracts_among_those_checked() -> None:
-    from helpers.eval_verify import Run, score
+    from helpers.evaluation.verification import Run, score
 
     nei = Verdict("NOT ENOUGH INFO", 0.9, {"SUPPORTS": 0.05, "REFUTES": 0.05, "NOT ENOUGH INFO": 0.9})
     claims = [{"id": 1, "claim": "x", "evidence": {"10": [{"sentences": [0], "label": "SUPPORT"}],
@@ -288,8 +288,8 @@ def test_verify_many_takes_one_cited_flag_per_pair(verifier, claims, papers) -> 
 
 def test_grounding_is_checked_as_cited_and_corroboration_as_found() -> None:
     """check_claims: the claim's own source is a paper chosen for it; the other papers were found for it."""
-    from helpers.claims import Claim
-    from helpers.verification import check_claims
+    from helpers.verification.claims import Claim
+    from helpers.verification.stage import check_claims
 
     seen: list[tuple[str, bool]] = []
 
@@ -313,7 +313,7 @@ def test_grounding_is_checked_as_cited_and_corroboration_as_found() -> None:
 
 
 def test_claims_the_models_were_trained_on_are_recognised(tmp_path, verifier, claims) -> None:
-    from helpers.verify import claim_key, training_claims
+    from helpers.verification.verifier import claim_key, training_claims
 
     assert claim_key("CCL19 is  a ligand for CCR7.") == claim_key("ccl19 is a ligand for ccr7.")
     assert claim_key("CCL19 is a ligand for CCR7.") != claim_key("CCL19 is not a ligand for CCR7.")
@@ -324,7 +324,7 @@ def test_claims_the_models_were_trained_on_are_recognised(tmp_path, verifier, cl
 
 
 def test_eval_verify_counts_only_the_training_claims(tmp_path, monkeypatch, claims) -> None:
-    from helpers.eval_verify import evaluate, report
+    from helpers.evaluation.verification import evaluate, report
 
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
     corpus = tmp_path / "corpus.jsonl"

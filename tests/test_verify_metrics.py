@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.verify_metrics import abstract_level, expected_calibration_error, prf, sentence_level
+from helpers.evaluation.metrics import abstract_level, expected_calibration_error, prf, sentence_level
 
 GOLD = [
     {"id": 1, "evidence": {"10": [{"sentences": [0, 1], "label": "SUPPORT"}],

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from helpers.query import build_query_plan
-from helpers.search import dense_index, search
-from helpers.sources.local import LocalSource
-from helpers.store import open_corpus
+from helpers.retrieval.query import build_query_plan
+from helpers.retrieval.search import dense_index, search
+from helpers.retrieval.sources.local import LocalSource
+from helpers.retrieval.store import open_corpus
 
 SEEDS = [
     "What is the trade-off between inference throughput in tokens per second and functional correctness when "

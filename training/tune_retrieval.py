@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from helpers import config
-from helpers import search as S
-from helpers.eval_retrieval import beir_store, evaluate, is_validation, load_beir
+from helpers.evaluation.retrieval import beir_store, evaluate, is_validation, load_beir
+from helpers.retrieval import search as S
 
 BEIR = config.data_root() / "beir-scifact"
 TUNE = config.cache_dir() / "tune"
@@ -33,7 +33,7 @@ def main(what: str) -> None:
         for tw in (0.5, 1.0, 2.0, 3.0):
             report(f"bm25 title_weight={tw}", ranked(store, beir.queries,
                    lambda t, k, tw=tw: S.bm25(store, t, k=k, title_weight=tw)), beir.qrels)
-        from helpers.query import prf_terms
+        from helpers.retrieval.search import prf_terms
         for nd, nt in ((3, 5), (5, 10), (10, 10)):
             report(f"bm25+prf docs={nd} terms={nt}", ranked(store, beir.queries,
                    lambda t, k, nd=nd, nt=nt: S.bm25(store, " ".join([t, *prf_terms(store, t, nd, nt)]), k=k)), beir.qrels)
@@ -42,7 +42,7 @@ def main(what: str) -> None:
         import itertools
         import pickle
 
-        from helpers.embed import normalise  # noqa: F401
+        from helpers.retrieval.embed import normalise  # noqa: F401
 
         index = S.dense_index(store)
         prefix = f"{store.name}:"
@@ -69,7 +69,7 @@ def main(what: str) -> None:
     if what == "fusion2":
         import pickle
 
-        from helpers.embed import normalise
+        from helpers.retrieval.embed import normalise
 
         d = pickle.load(open(TUNE / "rankings.pkl", "rb"))
         index = S.dense_index(store)

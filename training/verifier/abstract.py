@@ -75,7 +75,7 @@ ITEMS = "abstract_items.json.gz"
 def views(items: list[dict], scores: dict, titles: dict[str, str], temperature: float) -> list[dict]:
     """Per candidate: its abstract view under the out-of-fold sentence relevance, and for an evidence abstract
     (gold < 2) also the view of the abstract without its rationale sentences (None if nothing is left)."""
-    from helpers.nli import softmax
+    from helpers.verification.crossencoder import softmax
 
     out = []
     for it in items:
@@ -116,7 +116,7 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False) 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from helpers.nli import CrossEncoder
+    from helpers.verification.crossencoder import CrossEncoder
     from training.verifier.export import export_int8
     from training.verifier.train import LABELS, fit
 
@@ -200,7 +200,7 @@ def measure(bundle_dir: Path, scores_paths: list[Path], abstract_path: Path) -> 
     import gzip
     from dataclasses import dataclass
 
-    from helpers.verify import Calibration, PairScores
+    from helpers.verification.calibration import Calibration, PairScores
     from training.verifier.calibrate import GRID, cross_fitted, with_context
     from training.verifier.cv import merge_scores, scored_items
 

@@ -28,9 +28,11 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 
-from helpers.nli import model_dir, softmax
-from helpers.verify import LABELS, Calibration, NliVerifier, decide, ranked_features
-from helpers.verify_metrics import abstract_level, expected_calibration_error, sentence_level
+from helpers.evaluation.metrics import abstract_level, expected_calibration_error, sentence_level
+from helpers.records import LABELS
+from helpers.verification.calibration import Calibration, ranked_features
+from helpers.verification.crossencoder import model_dir, softmax
+from helpers.verification.verifier import NliVerifier, decide
 
 CLASS = {"SUPPORT": 0, "CONTRADICT": 1}
 TO_SCIFACT = {"SUPPORTS": "SUPPORT", "REFUTES": "CONTRADICT"}
@@ -42,8 +44,10 @@ GRID = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]  # thresholds tried
 def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dict]:
     """Per (claim, candidate abstract): model scores, gold class, retrieval rank (99 = not in the top DEPTH) and
     retrieval scores (None if not retrieved)."""
-    from helpers.eval_verify import corpus_store  # retrieval imports are heavy; the metrics below need none
-    from helpers.search import hybrid_scored
+    from helpers.evaluation.verification import (
+        corpus_store,  # retrieval imports are heavy; the metrics below need none
+    )
+    from helpers.retrieval.search import hybrid_scored
 
     store = corpus_store(corpus)
     items, pairs = [], []
@@ -64,7 +68,7 @@ def collect(claims: list[dict], corpus: Path, verifier: NliVerifier) -> list[dic
 
 def sentence_temperature(claims: list[dict], corpus: Path, verifier: NliVerifier) -> float:
     """Temperature of the 3-way model's softmax, fitted by NLL on the gold evidence abstracts' sentences."""
-    from helpers.eval_verify import corpus_store
+    from helpers.evaluation.verification import corpus_store
 
     store = corpus_store(corpus)
     pairs, gold = [], []
@@ -88,7 +92,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def with_context(items: list[dict], k: int) -> None:
     """Attach ranked features over each claim's top-k candidates (others get none); the items must carry their
-    retrieval scores (`retrieval`, from `helpers.search.hybrid_scored`)."""
+    retrieval scores (`retrieval`, from `helpers.retrieval.search.hybrid_scored`)."""
     by: dict[int, list[dict]] = {}
     for it in items:
         it["context"] = None

@@ -41,9 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.nli import CrossEncoder, softmax
+from helpers.records import LABELS
 from helpers.text import content_words
-from helpers.verify import LABELS, Calibration, PairScores, Verdict, _logit, calibrated_probs
+from helpers.verification.calibration import Calibration, PairScores, _logit, calibrated_probs
+from helpers.verification.crossencoder import CrossEncoder, softmax
+from helpers.verification.verifier import Verdict
 from training.verifier.calibrate import best_threshold, cross_fitted, metrics
 
 UP = re.compile(r"\b(increas\w*|higher|more|greater|elevat\w*|enhanc\w*|improv\w*|promot\w*|activat\w*|"
@@ -248,7 +250,7 @@ def _claim_prior(claims: list[dict], fold: dict[int, int]) -> dict[int, float]:
 def _sentence_cosines(items: list[dict], claims: list[dict]) -> dict[tuple[int, str], np.ndarray]:
     """Cosine of the claim's and each sentence's bi-encoder embedding (the retrieval's MiniLM), for the ranked
     candidates."""
-    from helpers.embed import get_embedder
+    from helpers.retrieval.embed import get_embedder
 
     ranked = [it for it in items if it["context"] is not None]
     docs = {it["doc"]: it["sentences"] for it in ranked}

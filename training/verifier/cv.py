@@ -5,7 +5,7 @@ The 80/20 split (data.py) trains the models on 647 claims and fits and measures 
 Here fold 0 is that same validation split and the other 647 claims are split at random into folds 1-4. For each
 fold, the 3-way and direction models are trained by the shipped recipe (train.py, direction.py: the same data,
 epochs and learning rates) on the other folds' claims plus the non-SciFact pairs, exported to int8 ONNX and used,
-through the shipped inference code (`helpers.nli.CrossEncoder`, one pair at a time), to score the fold's claims
+through the shipped inference code (`helpers.verification.crossencoder.CrossEncoder`, one pair at a time), to score the fold's claims
 against their candidate abstracts. So every claim is scored by models that never saw it; the calibration is fitted
 on all 809 claims instead of 162 and measured cross-fitted on all of them; and the shipped models, trained on all
 809 claims (25% more in-domain data), are the "final" fold. Their figures are those of a model trained on 4/5 of
@@ -92,9 +92,9 @@ def bundle(data: Path, corpus_path: Path, out: Path, depth: int = 10, n_retrieve
            per_retrieved_neg: int = 2) -> None:
     """claims (with folds), SciFact pairs per claim, the other training pairs, every claim's candidate abstracts
     (hybrid top-`depth`, cited and gold, with sentences) and corpus pairs per abstract."""
-    from helpers.eval_verify import corpus_store
-    from helpers.search import hybrid_scored
-    from helpers.store import open_corpus
+    from helpers.evaluation.verification import corpus_store
+    from helpers.retrieval.search import hybrid_scored
+    from helpers.retrieval.store import open_corpus
     from helpers.text import paper_sentences
     from training.verifier.augment import corpus_pairs
     from training.verifier.calibrate import CLASS
@@ -202,7 +202,7 @@ def train_fold(bundle_dir: Path, k: int | str, work: Path, smoke: bool = False, 
 def score_items(items: list[dict], folder: Path, threads: int = 2) -> dict[tuple[int, str], dict]:
     """3-way logits of every sentence and direction logits of the DIR_TOP most relevant (temperature 1), by the
     shipped inference code, one pair at a time."""
-    from helpers.nli import CrossEncoder, softmax
+    from helpers.verification.crossencoder import CrossEncoder, softmax
 
     rel_enc = CrossEncoder(folder, threads=threads)
     dir_enc = CrossEncoder(folder, threads=threads, filename="direction.onnx")
@@ -283,8 +283,8 @@ def run(bundle_dir: Path, out: Path, deadline: float, smoke: bool = False, folds
 def scored_items(bundle_dir: Path, scores: dict, temperature: float | None = None) -> tuple[list[dict], list[dict], float]:
     """calibrate.py-style items (PairScores from the out-of-fold logits) for every scored candidate, the claims,
     and the temperature (fitted by NLL on the gold evidence abstracts' sentences unless given)."""
-    from helpers.nli import softmax
-    from helpers.verify import NEGATED, PairScores
+    from helpers.verification.calibration import NEGATED, PairScores
+    from helpers.verification.crossencoder import softmax
     from training.verifier.calibrate import fit_temperature
 
     claims = _load_gz(bundle_dir / "claims.json.gz")
@@ -324,7 +324,7 @@ def merge_scores(runs: list[dict]) -> tuple[dict, int]:
     DIR_TOP most relevant sentences under those, the mean direction logits of the runs that read the sentence (a
     run read its own DIR_TOP). Also returns how many sentences only some runs had read (an approximation: the
     shipped ensemble reads the same sentences with every direction model)."""
-    from helpers.nli import softmax
+    from helpers.verification.crossencoder import softmax
 
     out, partial = {}, 0
     for key, first in runs[0].items():
@@ -353,8 +353,9 @@ def fit(bundle_dir: Path, scores_paths: list[Path], write: bool, top_ks: list[in
     """Temperature, maps and thresholds on all out-of-fold scores (calibrate.select); figures on all claims
     and on fold 0 alone; calibration.json with `write`. Several scores files (runs with the seed offsets `seeds`,
     default 0, 1, ...) are fitted as one ensemble."""
-    from helpers.nli import model_dir
-    from helpers.verify import TRAINING_CLAIMS, Calibration
+    from helpers.verification.calibration import Calibration
+    from helpers.verification.crossencoder import model_dir
+    from helpers.verification.verifier import TRAINING_CLAIMS
     from training.verifier.calibrate import best_threshold, cross_fitted, direction_accuracy, outcomes, select
 
     runs = [pickle.loads(gzip.decompress(p.read_bytes())) for p in scores_paths]
@@ -391,7 +392,7 @@ def fit(bundle_dir: Path, scores_paths: list[Path], write: bool, top_ks: list[in
 
 def write_training_claims(claims: list[dict], path: Path) -> None:
     """The fingerprints of the claims the shipped models were trained on (`eval verify` warns about them)."""
-    from helpers.verify import claim_key
+    from helpers.verification.verifier import claim_key
 
     keys = sorted({claim_key(c["claim"]) for c in claims})
     write_text(path, f"# claim_key() of the {len(keys)} SciFact train claims the shipped models were trained on "

@@ -17,8 +17,8 @@ import random
 from pathlib import Path
 
 from helpers import config
-from helpers.search import search
-from helpers.store import open_corpus
+from helpers.retrieval.search import search
+from helpers.retrieval.store import open_corpus
 from helpers.text import content_words
 
 SEED = 20

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sklearn.metrics import accuracy_score, f1_score
 
-from helpers.records import Paper
-from helpers.verify import LABELS, LexicalVerifier, load_verifier
-from helpers.verify_metrics import expected_calibration_error
+from helpers.evaluation.metrics import expected_calibration_error
+from helpers.records import LABELS, Paper
+from helpers.verification.verifier import LexicalVerifier, load_verifier
 
 
 def main() -> None:

@@ -114,7 +114,7 @@ def half(out: Path) -> None:
 def _cross_fitted_best(items: list[dict], claims: list[dict], k: int = 5) -> dict:
     """calibrate.py's selection on given items (best cross-fitted open F1 over its threshold grid), plus the
     direction diagnostic at that threshold."""
-    from helpers.verify import Calibration
+    from helpers.verification.calibration import Calibration
     from training.verifier.calibrate import best_threshold, direction_accuracy
 
     base = Calibration(top_sentences=2)

@@ -1,0 +1,62 @@
+"""Query construction: turn a long, compound research question into search queries.
+
+- `main`: the question's topical words (plus any `extra_terms`);
+- `facets`: one query per clause (split at "and", "vs", "without", "when", ...), each with >= 2 topical words;
+- `expansion`: with a store, pseudo-relevance feedback terms (`feedback.py`), searched as one expanded query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..text import topical_words
+from .search import prf_terms
+from .store import CorpusStore
+
+_FACET_SPLIT = re.compile(
+    r"\b(?:and|versus|vs\.?|without|while|when|with|between|on|in terms of|compared to|whether)\b|[,;:?()]",
+    re.I,
+)
+
+
+@dataclass
+class QueryPlan:
+    """The queries run for one question, kept for the report's methods section."""
+
+    question: str
+    main: str
+    facets: list[str] = field(default_factory=list)
+    expansion: list[str] = field(default_factory=list)
+
+    @property
+    def expanded(self) -> str | None:
+        """The main query plus its feedback terms (None without expansion)."""
+        return " ".join([self.main, *self.expansion]) if self.expansion else None
+
+    @property
+    def queries(self) -> list[str]:
+        return [self.main, *self.facets, *([self.expanded] if self.expanded else [])]
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "main": self.main, "facets": self.facets, "expansion": self.expansion}
+
+
+def facets(question: str) -> list[str]:
+    """Clauses of the question with at least two topical words each."""
+    out = []
+    for part in _FACET_SPLIT.split(question):
+        terms = topical_words(part)
+        if len(terms) >= 2:
+            out.append(" ".join(terms))
+    return out
+
+
+def build_query_plan(question: str, extra_terms: list[str] | None = None,
+                     store: CorpusStore | None = None, n_expansion: int = 8) -> QueryPlan:
+    """The main query (topical words of the whole question plus `extra_terms`), its facets, and, given a
+    store, pseudo-relevance-feedback expansion terms."""
+    terms = topical_words(question)
+    main = " ".join(dict.fromkeys(terms + list(extra_terms or [])))
+    expansion = prf_terms(store, main, n_terms=n_expansion) if store is not None and main else []
+    return QueryPlan(question=question, main=main, facets=facets(question), expansion=expansion)

@@ -1,0 +1,122 @@
+"""Screening: score each record's relevance to the question and apply the params' criteria.
+
+Every record gets a decision (included / excluded) and, when excluded, a reason. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..params import Params
+from ..records import Paper
+from ..text import QUESTION_FILLER, content_words, phrase_in, stem, stems
+
+SURVEY_TITLE = re.compile(
+    r"\bsurvey\b|\b(systematic|literature|scoping|comprehensive|critical|narrative) review\b|\ba review\b|"
+    r"\breview of\b|\btutorial\b|\bposition paper\b|\boverview of\b|\bmeta-analysis\b",
+    re.I,
+)
+SURVEY_ABSTRACT = re.compile(
+    r"\b(this|our) (survey|systematic review|literature review|review|meta-analysis)\b|\bwe (survey|review)\b", re.I
+)
+
+
+BOILERPLATE = re.compile(
+    r"[^.]*\b(code|data|dataset|models?|weights|implementation|project page)s?\b[^.]*\b(is|are|will be|has been|have been)"
+    r"\s+(made\s+)?(publicly\s+|freely\s+|open[- ]?sourced?\s+)?(available|released|open[- ]sourced)[^.]*\.?"
+    r"|[^.]*https?://\S+[^.]*\.?",
+    re.I,
+)
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop availability statements ("Code is available at ...") and URLs, which say nothing about the topic."""
+    return BOILERPLATE.sub(" ", text or "")
+
+
+def semantic_similarity(question: str, papers: list[Paper]) -> dict[str, float]:
+    """Cosine similarity of each paper ("title. abstract", 64 word pieces, as the arXiv index) to the question."""
+    if not papers:
+        return {}
+    from .embed import get_embedder
+
+    emb = get_embedder(64)
+    q = emb.encode([question])[0]
+    docs = emb.encode([f"{p.title}. {p.abstract}" for p in papers], batch_size=32)
+    return {p.id: float(v) for p, v in zip(papers, docs @ q)}
+
+
+@dataclass
+class Decision:
+    paper_id: str
+    relevance: float
+    decision: str  # included | excluded
+    reason: str = ""
+    matched_groups: int = 0
+    rank: int = 0
+    excluded_by: str = ""  # "reviewer" when a person excluded it
+
+
+def relevance(paper: Paper, params: Params, semantic: float | None = None) -> tuple[float, int]:
+    """Relevance in [0, 1] and the number of criteria groups matched.
+
+    Mix of: share of the question's topical word stems found (title counts double), share of the
+    inclusion-keyword groups matched, and (when given) the dense cosine similarity to the question.
+    """
+    q_stems = {stem(w) for w in content_words(params.question) if w not in QUESTION_FILLER}
+    abstract = strip_boilerplate(paper.abstract)
+    title_stems, body_stems = stems(paper.title), stems(abstract)
+    if q_stems:
+        coverage = (2 * len(q_stems & title_stems) + len(q_stems & body_stems)) / (3 * len(q_stems))
+        coverage = min(1.0, coverage * 1.6)  # a relevant abstract rarely uses every word of the question
+    else:
+        coverage = 0.0
+    text_lower = f"{paper.title} {abstract}".lower()
+    all_stems = title_stems | body_stems
+    groups = params.criteria.include_any
+    matched = sum(any(phrase_in(k, text_lower, all_stems) for k in g) for g in groups)
+    group_share = matched / len(groups) if groups else coverage
+    parts = [(coverage, 0.45), (group_share, 0.55)]
+    if semantic is not None:
+        parts = [(coverage, 0.3), (group_share, 0.4), (max(0.0, min(1.0, (semantic - 0.1) / 0.5)), 0.3)]
+    score = sum(v * w for v, w in parts) / sum(w for _, w in parts)
+    return round(score, 4), matched
+
+
+def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | None = None) -> list[Decision]:
+    """Decide every record. Order of checks: year range, exclusion keywords, surveys, inclusion groups,
+    relevance threshold, then the `max_papers` cap over the remaining ranked by relevance."""
+    crit = params.criteria
+    lo, hi = params.year_range
+    decisions: list[Decision] = []
+    for p in papers:
+        score, matched = relevance(p, params, (semantic or {}).get(p.id))
+        d = Decision(p.id, score, "excluded", matched_groups=matched)
+        text_lower = f"{p.title} {strip_boilerplate(p.abstract)}".lower()
+        bad = next((k for k in crit.exclude_any if k.lower() in text_lower), None)
+        if not p.abstract.strip():
+            d.reason = "no abstract available"
+        elif (lo and p.year and p.year < lo) or (hi and p.year and p.year > hi):
+            d.reason = f"outside year range ({p.year})"
+        elif bad:
+            d.reason = f"exclusion keyword: {bad}"
+        elif crit.exclude_surveys and (SURVEY_TITLE.search(p.title) or SURVEY_ABSTRACT.search(p.abstract)):
+            d.reason = "survey or review (secondary source)"
+        elif crit.include_any and matched < len(crit.include_any):
+            missing = [g[0] for g in crit.include_any
+                       if not any(phrase_in(k, text_lower, stems(text_lower)) for k in g)]
+            d.reason = "does not mention: " + ", ".join(missing)
+        elif score < crit.min_relevance:
+            d.reason = f"relevance {score:.2f} below threshold {crit.min_relevance:.2f}"
+        else:
+            d.decision = "eligible"
+        decisions.append(d)
+    eligible = sorted((d for d in decisions if d.decision == "eligible"), key=lambda d: -d.relevance)
+    for rank, d in enumerate(eligible, 1):
+        d.rank = rank
+        if rank <= params.max_papers:
+            d.decision = "included"
+        else:
+            d.decision, d.reason = "excluded", f"beyond max_papers={params.max_papers} (ranked {rank})"
+    return decisions

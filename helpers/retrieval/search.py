@@ -1,0 +1,192 @@
+"""Search over a local corpus store: the one entry point the pipeline and `workbench eval` use.
+
+`search(store, query, k, method)` returns `Hit`s best first. Methods are registered by name:
+- `bm25`: SQLite FTS5 BM25 over title and abstract (title weighted `TITLE_WEIGHT`);
+- `dense`: exact cosine search over cached all-MiniLM-L6-v2 (int8 ONNX) embeddings of "title. abstract";
+- `hybrid` (default): convex combination of min-max normalised BM25 (title weight 3) and dense scores,
+  each list taken to depth 200, dense weight 0.4;
+- `hybrid-rrf`: weighted reciprocal rank fusion of the same two lists (k=10);
+- `hybrid-prf`: `hybrid` with RM3-style pseudo-relevance feedback terms added to the BM25 query.
+Settings were chosen on the tuning part (70%) of the BEIR-SciFact train queries; see
+docs/benchmarks.md (Retrieval) for the validation part.
+Fusion functions are pure and tested on hand-checked examples.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .feedback import feedback_terms
+from .store import CorpusStore, Hit
+
+SearchFn = Callable[..., list[Hit]]
+METHODS: dict[str, SearchFn] = {}
+
+# Tuned on the tuning part of the BEIR-SciFact train queries (see docs/benchmarks.md (Retrieval)).
+HYBRID_TITLE_WEIGHT = 3.0  # FTS5 bm25() column weight of the title inside hybrid (plain `bm25` keeps 1.0)
+DENSE_ALPHA = 0.4  # weight of the dense list in the min-max convex combination
+RRF_K = 10
+DEPTH = 200
+
+
+def register(name: str) -> Callable[[SearchFn], SearchFn]:
+    def deco(fn: SearchFn) -> SearchFn:
+        METHODS[name] = fn
+        return fn
+
+    return deco
+
+
+# -- fusion (pure) -----------------------------------------------------------------------------
+
+def rrf(rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None) -> list[Hit]:
+    """Weighted reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1.
+
+    Ties are broken by first appearance (earlier ranking, then higher rank), so the result is deterministic.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for w, ranking in zip(weights, rankings, strict=True):
+        for rank, hit in enumerate(ranking, 1):
+            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w / (k + rank)
+    order = sorted(scores, key=lambda d: -scores[d])  # stable sort keeps first-appearance order on ties
+    return [Hit(d, scores[d]) for d in order]
+
+
+def minmax_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -> list[Hit]:
+    """Convex combination of min-max normalised scores (a document missing from a list gets 0 there)."""
+    scores: dict[str, float] = {}
+    for w, ranking in zip(weights, rankings, strict=True):
+        if not ranking:
+            continue
+        vals = np.array([h.score for h in ranking], dtype=float)
+        lo, span = vals.min(), float(np.ptp(vals))
+        for hit in ranking:
+            norm = (hit.score - lo) / span if span > 0 else 1.0
+            scores[hit.doc_id] = scores.get(hit.doc_id, 0.0) + w * norm
+    order = sorted(scores, key=lambda d: -scores[d])
+    return [Hit(d, scores[d]) for d in order]
+
+
+# -- per-store resources -----------------------------------------------------------------------
+
+AUTO_EMBED_MAX = 20_000  # larger corpora are embedded explicitly: `workbench corpus embed NAME`
+
+
+def auto_embed_max() -> int:
+    return int(os.environ.get("WORKBENCH_AUTO_EMBED_MAX", AUTO_EMBED_MAX))
+
+
+@lru_cache(maxsize=8)
+def _dense(db_path: Path, name: str):
+    from .dense import DenseIndex, has_complete_cache
+
+    store = CorpusStore(db_path, name)
+    if len(store) > auto_embed_max() and not has_complete_cache(store):
+        warnings.warn(f"corpus '{name}' has no embedding cache and is too large to embed on the fly; "
+                      f"using BM25 only (run `workbench corpus embed {name}` once)", stacklevel=3)
+        return None
+    return DenseIndex.for_store(store)
+
+
+@lru_cache(maxsize=8)
+def _years(db_path: Path, name: str) -> np.ndarray:
+    from .dense import row_years
+
+    return row_years(CorpusStore(db_path, name))
+
+
+def dense_index(store: CorpusStore):
+    """The store's DenseIndex (built or loaded once per process), or None if it is not available."""
+    return _dense(store.db_path, store.name)
+
+
+def _dense_hits(store: CorpusStore, query: str, k: int, year_range) -> list[Hit]:
+    from .dense import year_mask
+
+    index = dense_index(store)
+    if index is None:
+        return []
+    mask = year_mask(_years(store.db_path, store.name), year_range) if year_range else None
+    return index.search(query, k=k, allowed=mask)
+
+
+# -- methods -----------------------------------------------------------------------------------
+
+@register("bm25")
+def bm25(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """FTS5 BM25 over title and abstract (equal column weights unless `title_weight` is given)."""
+    return store.search(query, k=k, weights=(kw.get("title_weight", 1.0), 1.0), year_range=kw.get("year_range"))
+
+
+@register("dense")
+def dense(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Cosine similarity of MiniLM embeddings (exact, over the whole corpus)."""
+    return _dense_hits(store, query, k, kw.get("year_range"))
+
+
+def _lists(store: CorpusStore, lexical_query: str, query: str, k: int, kw: dict) -> tuple[list[Hit], list[Hit]]:
+    depth = max(k, kw.get("depth", DEPTH))
+    year_range = kw.get("year_range")
+    lex = bm25(store, lexical_query, k=depth, title_weight=kw.get("title_weight", HYBRID_TITLE_WEIGHT),
+               year_range=year_range)
+    return lex, dense(store, query, k=depth, year_range=year_range)
+
+
+@register("hybrid")
+def hybrid(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Min-max normalised BM25 and dense scores, combined with weights (1 - alpha, alpha)."""
+    return [hit for hit, _ in hybrid_scored(store, query, k, **kw)]
+
+
+RETRIEVAL_FEATURES = ("dense cosine", "BM25", "hybrid score")
+
+
+def hybrid_scored(store: CorpusStore, query: str, k: int = 100, **kw) -> list[tuple[Hit, list[float]]]:
+    """`hybrid`'s hits, each with its raw scores (`RETRIEVAL_FEATURES`: dense cosine, BM25 with hybrid's title
+    weight, the fused score; 0.0 where a list lacks the document): how well it matches in absolute terms, which
+    the rank alone does not say. The verifier's ranked calibration reads them."""
+    lex, den = _lists(store, query, query, k, kw)
+    alpha = kw.get("alpha", DENSE_ALPHA)
+    raw_lex, raw_den = {h.doc_id: h.score for h in lex}, {h.doc_id: h.score for h in den}
+    return [(h, [float(raw_den.get(h.doc_id, 0.0)), float(raw_lex.get(h.doc_id, 0.0)), float(h.score)])
+            for h in minmax_fusion([lex, den], [1 - alpha, alpha])[:k]]
+
+
+@register("hybrid-rrf")
+def hybrid_rrf(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """Reciprocal rank fusion of the BM25 and dense lists."""
+    lex, den = _lists(store, query, query, k, kw)
+    return rrf([lex, den], k=kw.get("rrf_k", RRF_K))[:k]
+
+
+def prf_terms(store: CorpusStore, query: str, n_docs: int = 5, n_terms: int = 10,
+              max_df: float = 0.1, method: str = "bm25") -> list[str]:
+    """Feedback terms for `query` from its top `n_docs` hits by `method`."""
+    return feedback_terms(store, search(store, query, k=n_docs, method=method), query, n_terms, max_df)
+
+
+@register("hybrid-prf")
+def hybrid_prf(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
+    """`hybrid` whose BM25 query is expanded with feedback terms from the top BM25 hits (RM3-style)."""
+    extra = prf_terms(store, query, n_docs=kw.get("prf_docs", 5), n_terms=kw.get("prf_terms", 10))
+    lex, den = _lists(store, " ".join([query, *extra]), query, k, kw)
+    alpha = kw.get("alpha", DENSE_ALPHA)
+    return minmax_fusion([lex, den], [1 - alpha, alpha])[:k]
+
+
+DEFAULT_METHOD = "hybrid"
+
+
+def search(store: CorpusStore, query: str, k: int = 100, method: str | None = None, **kw) -> list[Hit]:
+    """Run the named retrieval method (default: the project's best measured method)."""
+    name = method or DEFAULT_METHOD
+    if name not in METHODS:
+        raise ValueError(f"unknown retrieval method '{name}' (known: {', '.join(sorted(METHODS))})")
+    return METHODS[name](store, query, k=k, **kw)

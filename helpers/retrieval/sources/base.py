@@ -1,0 +1,33 @@
+"""One interface for every scholarly source, local or online."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ...records import Paper
+
+
+@dataclass
+class SourceResult:
+    """What one source returned for one search: its records and whether it fully worked."""
+
+    source: str
+    records: list[Paper] = field(default_factory=list)
+    status: str = "ok"  # ok | partial | failed
+    error: str | None = None
+    queries: list[str] = field(default_factory=list)
+    requested: int = 0  # records the source said it had (when known)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "n_records": len(self.records), "status": self.status,
+                "error": self.error, "queries": self.queries, "requested": self.requested}
+
+
+class Source(Protocol):
+    """A searchable source. `search` never raises for source faults: it reports them in the result."""
+
+    name: str
+
+    def search(self, question: str, queries: list[str], limit: int,
+               year_range: tuple[int | None, int | None] = (None, None)) -> SourceResult: ...

@@ -1,0 +1,247 @@
+"""The report: a direct answer first, then abstract, methods, results, claims, limitations, references.
+
+Every number comes from a file in `outputs/<slug>/`; `report.json` records the numbers the report states
+so `consistency_problems` can check them against the files.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bibtexparser
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..atomic import write_text
+from ..outputs import load_papers
+from ..params import Params
+from ..review import decisions as reviews
+from ..text import md_escape
+from ..verification.verifier import Verifier, load_verifier
+from . import references
+from .answer import answer as grade_answer
+
+
+def _limitations(ctx: dict) -> list[str]:
+    out = []
+    p = ctx["prisma"]
+    for s, err in (p.get("failed_sources") or {}).items():
+        out.append(f"Source {s} failed ({err}); its records are missing from this synthesis.")
+    for s, err in (p.get("partial_sources") or {}).items():
+        out.append(f"Source {s} returned only part of its results ({err}).")
+    if p.get("missing_records") or p.get("missing_unknown"):
+        out.append(f"{p.get('missing_records', 0)} records that sources reported could not be retrieved"
+                   + (f"; the count is unknown for {', '.join(p['missing_unknown'])}" if p.get("missing_unknown") else "") + ".")
+    n_inc = p["included"]
+    if n_inc < ctx["params"]["min_papers"]:
+        out.append(f"Only {n_inc} papers passed screening (minimum {ctx['params']['min_papers']}): the question cannot be answered from this evidence.")
+    elif n_inc < 2 * ctx["params"]["min_papers"]:
+        out.append(f"Few papers ({n_inc}) were included; conclusions are imprecise.")
+    if ctx["preprint_share"] > 0.5:
+        out.append(f"{ctx['preprint_share']:.0%} of included papers are preprints that have not been peer-reviewed.")
+    labels = ctx["claims_by_label"]
+    total = sum(labels.values())
+    if total and labels.get("NOT ENOUGH INFO", 0) / total > 0.5:
+        out.append(f"{labels.get('NOT ENOUGH INFO', 0)} of {total} claims could not be corroborated by another retrieved paper "
+                   "(NOT ENOUGH INFO): they rest on a single source.")
+    if ctx["contradictions"]:
+        out.append(f"{ctx['contradictions']} claims have both supporting and contradicting papers.")
+    alpha = ctx["review"]["agreement"]["krippendorff_alpha"]
+    if alpha is None or alpha < 0.667:
+        out.append("Agreement between the automated reviewers is "
+                   + ("undefined (too few claims)." if alpha is None else f"low (Krippendorff's alpha = {alpha:.2f}), so the overall score is uncertain."))
+    out.append(f"Claims are single sentences from abstracts only (full texts were not read); verification used the "
+               f"'{ctx['verification']['verifier']}' verifier over abstracts.")
+    if ctx["human"]["claims_reviewed"] == 0:
+        out.append("No person has reviewed the claims yet: every label is the machine's.")
+    return out
+
+
+def build_context(params: Params, out_dir: Path, verifier: Verifier | None = None) -> dict:
+    """Everything the report states, read from the run's files."""
+    out_dir = Path(out_dir)
+    included, _, relevance = load_papers(out_dir)
+    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
+    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
+    rejected = pd.read_csv(out_dir / "claims_rejected.csv", keep_default_na=False) if (out_dir / "claims_rejected.csv").stat().st_size > 1 else pd.DataFrame()
+    prisma = json.loads((out_dir / "prisma.json").read_text())
+    review = json.loads((out_dir / "review.json").read_text())
+    search = json.loads((out_dir / "search.json").read_text())
+    verification = json.loads((out_dir / "verification.json").read_text())
+    claim_rows = claims.to_dict("records")
+    ans = grade_answer(params.question, included, relevance, claim_rows, verifier or load_verifier(),
+                       params.min_papers, params.support_threshold, params.criteria.include_any)
+    keys = references.cite_keys(included)
+    by_id = {p.id: p for p in included}
+    ref_num = {p.id: i for i, p in enumerate(included, 1)}
+    evidence = {}
+    if (out_dir / "claims.jsonl").exists():
+        for line in (out_dir / "claims.jsonl").read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                evidence[d["claim_id"]] = d.get("evidence", [])
+    decisions = reviews.latest(params.slug or "")
+    human = {"claims_reviewed": sum(1 for (k, i) in decisions if k == "claim" and i in set(claims["claim_id"]) | set(rejected.get("claim_id", []))),
+             "claims_rejected": len(rejected), "claims_relabelled": int((claims.get("label_source", pd.Series(dtype=str)) == "reviewer").sum()),
+             "papers_reviewed": sum(1 for (k, _) in decisions if k == "paper")}
+    counts = claims["label"].value_counts().to_dict() if len(claims) else {}
+    return {
+        "params": params.model_dump(), "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "answer": ans.to_dict(), "prisma": prisma, "search": search, "review": review, "verification": verification,
+        "papers_table": papers_csv, "included": included, "keys": keys, "ref_num": ref_num, "by_id": by_id,
+        "claims": claim_rows, "evidence": evidence, "human": human,
+        "claims_by_label": {k: int(counts.get(k, 0)) for k in ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")},
+        "contradictions": int((claims["contradiction"].astype(str).str.lower() == "true").sum()) if len(claims) else 0,
+        "preprint_share": (sum(1 for p in included if p.type == "preprint") / len(included)) if included else 0.0,
+        "n_screened_records": len(papers_csv),
+    }
+
+
+def _abstract(ctx: dict) -> str:
+    p, cl, rv = ctx["prisma"], ctx["claims_by_label"], ctx["review"]
+    srcs = ", ".join(s["source"] for s in ctx["search"]["sources"])
+    alpha = rv["agreement"]["krippendorff_alpha"]
+    return (f"We searched {srcs} for: \"{ctx['params']['question']}\". {p['identified']} records were identified, "
+            f"{p['duplicates_removed']} duplicates removed, {p['screened']} screened and {p['included']} papers included. "
+            f"From the included abstracts, {sum(cl.values())} finding sentences were extracted as claims and each was "
+            f"checked against other retrieved papers: {cl['SUPPORTS']} supported, {cl['REFUTES']} refuted and "
+            f"{cl['NOT ENOUGH INFO']} without corroborating evidence (NOT ENOUGH INFO). "
+            f"{len(rv['reviewers'])} independent automated reviewers scored the synthesis {rv['overall']:.1f}/10 "
+            f"(range {rv['spread'].get('min', 0):.1f}-{rv['spread'].get('max', 0):.1f}; Krippendorff's alpha "
+            f"{'undefined' if alpha is None else f'{alpha:.2f}'}). Answer: {ctx['answer']['text']}")
+
+
+def markdown(ctx: dict) -> str:
+    """The report as Markdown; every string from a paper or the params is escaped."""
+    e = md_escape
+    prm, p, rv, a = ctx["params"], ctx["prisma"], ctx["review"], ctx["answer"]
+    L = [f"# {e(prm['title'])}", "", f"**Question:** {e(prm['question'])}  ", f"**Date:** {ctx['generated']}", "",
+         "## Answer", "", f"**{e(a['text'])}**", "", f"Certainty: **{a['certainty']}**"
+         + (f" (rated down for: {e('; '.join(a['certainty_reasons']))})" if a["certainty_reasons"] else ""), ""]
+    if a["distribution"]:
+        L += ["Distribution over included papers: " + ", ".join(f"{k}: {v}" for k, v in a["distribution"].items()), ""]
+    for stance, ids in (a.get("papers_by_stance") or {}).items():
+        if ids and stance != "none":
+            L.append(f"- {stance}: " + ", ".join(f"[{ctx['ref_num'][i]}]" for i in ids if i in ctx["ref_num"]))
+    if a.get("statements"):
+        L += ["", "Key findings:", ""]
+        for st in a["statements"]:
+            tag = (f"{st['label']} by another paper, {st['confidence']:.2f}" if st["label"] != "NOT ENOUGH INFO"
+                   else "single source: no other retrieved paper corroborates it")
+            tag += f", stance: {st['stance']}" if st.get("stance") else ""
+            L.append(f"- \"{e(st['text'])}\" [{ctx['ref_num'].get(st['paper_id'], '?')}] ({tag})")
+    L += ["", "## Abstract", "", e(_abstract(ctx)), "", "## Methods", "",
+          "**Sources:** " + "; ".join(f"{s['source']} ({s['status']}, {s['n_records']} records)" for s in ctx["search"]["sources"]), "",
+          f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"
+          + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"]), "",
+          "**Inclusion criteria:** " + (" AND ".join("(" + " OR ".join(e(k) for k in g) + ")" for g in prm["criteria"]["include_any"]) or "none"),
+          f"; relevance ≥ {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
+          + ("; surveys and reviews excluded" if prm["criteria"]["exclude_surveys"] else "")
+          + (f"; excluded keywords: {', '.join(e(k) for k in prm['criteria']['exclude_any'])}" if prm["criteria"]["exclude_any"] else ""), "",
+          f"**Screening:** every record is scored for relevance (question words, criteria keyword groups); at most {prm['max_papers']} are included, best first.", "",
+          f"**Claims:** up to {prm['claims_per_paper']} finding sentences per included abstract, copied whole.", "",
+          f"**Verification:** {e(ctx['verification']['how'])}", "",
+          f"**Scoring:** {rv['scale']}.", "", "## Results", "", "![PRISMA flow](prisma.png)", "",
+          "| Stage | Records |", "|---|---|"]
+    for s, n in p["identified_per_source"].items():
+        L.append(f"| Identified: {e(s)} | {n} |")
+    L += [f"| Duplicates removed | {p['duplicates_removed']} |", f"| Screened | {p['screened']} |"]
+    for r, n in p["excluded_automation"].items():
+        L.append(f"| Excluded by automation: {e(r)} | {n} |")
+    for r, n in p["excluded_reviewer"].items():
+        L.append(f"| Excluded by reviewer: {e(r)} | {n} |")
+    L += [f"| **Included** | **{p['included']}** |", "",
+          f"Claims by label: SUPPORTS {ctx['claims_by_label']['SUPPORTS']}, REFUTES {ctx['claims_by_label']['REFUTES']}, "
+          f"NOT ENOUGH INFO {ctx['claims_by_label']['NOT ENOUGH INFO']}; contradictions: {ctx['contradictions']}. "
+          f"A person reviewed {ctx['human']['claims_reviewed']} claims ({ctx['human']['claims_rejected']} rejected, "
+          f"{ctx['human']['claims_relabelled']} relabelled) and {ctx['human']['papers_reviewed']} papers.", "",
+          f"### Review scores: {rv['overall']:.1f}/10", "", "![Score breakdown](review.png)", "",
+          "| Reviewer | Item | Score | Reason |", "|---|---|---|---|"]
+    for r in rv["reviewers"]:
+        for it in r["items"]:
+            score = "n/a" if it["score"] is None else f"{it['score']:.1f}"
+            L.append(f"| {r['reviewer']} ({r['score']:.1f}, weight {r.get('weight', 1)}) | {e(it['name'])} | {score} | {e(it['reason'])} |")
+    L += ["", "## Claims", "", "| # | Claim | Paper | Label | Confidence | Evidence |", "|---|---|---|---|---|---|"]
+    for i, c in enumerate(ctx["claims"], 1):
+        label = c["label"] + (" (set by reviewer; verifier: " + c["verifier_label"] + ")" if c.get("label_source") == "reviewer" else "")
+        ev = "; ".join(f"[{ctx['ref_num'].get(x['paper_id'], x['paper_id'])}] {x['label']} {x['confidence']:.2f}: \"{e(x['text'])}\""
+                       for x in ctx["evidence"].get(c["claim_id"], []))
+        L.append(f"| {i} | {e(c['claim'])} | [{ctx['ref_num'][c['paper_id']]}] s{c['sentence_index']} | {label} | "
+                 f"{float(c['confidence']):.2f} | {ev or '—'} |")
+    L += ["", "## Limitations", ""] + [f"- {e(x)}" for x in _limitations(ctx)]
+    L += ["", "## References", ""]
+    for pp in ctx["included"]:
+        ident = f"doi:{pp.doi}" if pp.doi else f"arXiv:{pp.arxiv_id}" if pp.arxiv_id else pp.id
+        authors = ", ".join(pp.authors[:3]) + (" et al." if len(pp.authors) > 3 else "")
+        L.append(f"{ctx['ref_num'][pp.id]}. {e(authors)} ({pp.year or 'n.d.'}). {e(pp.title)}. {ident}. <{pp.link or ''}>")
+    L += ["", "Reference files: references.bib, references.ris, references.json (CSL-JSON), references.csv.", ""]
+    return "\n".join(L)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path.exists() else ""
+
+
+def html_report(ctx: dict, out_dir: Path) -> str:
+    """Self-contained HTML (figures embedded); Jinja2 autoescaping makes every paper string inert."""
+    env = Environment(loader=PackageLoader("helpers.synthesis", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    return env.get_template("report.html.j2").render(
+        ctx=ctx, abstract=_abstract(ctx), limitations=_limitations(ctx),
+        prisma_png=_data_uri(Path(out_dir) / "prisma.png"), review_png=_data_uri(Path(out_dir) / "review.png"))
+
+
+def report_stage(params: Params, out_dir: Path, verifier: Verifier | None = None) -> dict:
+    """Write report.md/html/json, answer.json and the reference files; return the context."""
+    out_dir = Path(out_dir)
+    ctx = build_context(params, out_dir, verifier)
+    inc = ctx["included"]
+    write_text(out_dir / "references.bib", references.bibtex(inc))
+    write_text(out_dir / "references.ris", references.ris(inc))
+    write_text(out_dir / "references.json", references.csl_json(inc))
+    write_text(out_dir / "references.csv", references.csv(inc))
+    write_text(out_dir / "answer.json", json.dumps(ctx["answer"], indent=1))
+    write_text(out_dir / "report.md", markdown(ctx))
+    write_text(out_dir / "report.html", html_report(ctx, out_dir))
+    stated = {"identified": ctx["prisma"]["identified"], "screened": ctx["prisma"]["screened"],
+              "included": ctx["prisma"]["included"], "claims": len(ctx["claims"]),
+              "claims_by_label": ctx["claims_by_label"], "references": len(inc),
+              "reference_ids": [p.id for p in inc], "answer_status": ctx["answer"]["status"],
+              "overall_score": ctx["review"]["overall"], "human": ctx["human"]}
+    write_text(out_dir / "report.json", json.dumps(stated, indent=1))
+    return ctx
+
+
+def consistency_problems(out_dir: Path) -> list[str]:
+    """Cross-check the report's stated numbers against the files; an empty list means consistent."""
+    out_dir = Path(out_dir)
+    problems = []
+    stated = json.loads((out_dir / "report.json").read_text())
+    prisma = json.loads((out_dir / "prisma.json").read_text())
+    papers = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
+    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
+    bib = bibtexparser.parse_string((out_dir / "references.bib").read_text())
+    inc_ids = set(papers.loc[papers["decision"] == "included", "id"])
+    checks = {
+        "PRISMA included vs papers.csv included rows": (prisma["included"], len(inc_ids)),
+        "PRISMA included vs references.bib entries": (prisma["included"], len(bib.entries)),
+        "report included vs PRISMA": (stated["included"], prisma["included"]),
+        "report references vs included": (stated["references"], len(inc_ids)),
+        "report screened vs papers.csv rows": (stated["screened"], len(papers)),
+        "report claims vs claims.csv rows": (stated["claims"], len(claims)),
+    }
+    for name, (a, b) in checks.items():
+        if a != b:
+            problems.append(f"{name}: {a} != {b}")
+    if set(stated["reference_ids"]) != inc_ids:
+        problems.append("reference list differs from the included papers")
+    stray = set(claims["paper_id"]) - inc_ids if len(claims) else set()
+    if stray:
+        problems.append(f"claims from papers that are not included: {sorted(stray)[:3]}")
+    by_label = claims["label"].value_counts().to_dict() if len(claims) else {}
+    for k, v in stated["claims_by_label"].items():
+        if by_label.get(k, 0) != v:
+            problems.append(f"claims labelled {k}: report {v} != claims.csv {by_label.get(k, 0)}")
+    return problems

@@ -1,0 +1,64 @@
+"""The scoring stage: the independent reviewers rate the run from its files; writes review.json and the
+score-breakdown figure review.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import write_text
+from ..outputs import load_records
+from ..params import Params
+from .reviewers import Synthesis, review
+
+
+def synthesis(params: Params, out_dir: Path) -> Synthesis:
+    """The reviewers' view of a run, read back from its files."""
+    out_dir = Path(out_dir)
+    recs = load_records(out_dir)
+    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
+    src = dict(zip(papers_csv["id"], papers_csv["source"]))
+    papers = [{**r, "source": src.get(r["id"], r.get("source", ""))} for r in recs]
+    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False).to_dict("records")
+    prisma = json.loads((out_dir / "prisma.json").read_text())
+    return Synthesis(params.question, params.criteria.include_any, params.min_papers, params.support_threshold, papers, claims,
+                     prisma, prisma.get("failed_sources", {}))
+
+
+def scoring_stage(params: Params, out_dir: Path) -> dict:
+    """Run the independent reviewers; write review.json and the score-breakdown figure review.png."""
+    out_dir = Path(out_dir)
+    result = review(synthesis(params, out_dir))
+    write_text(out_dir / "review.json", json.dumps(result, indent=1))
+    fig = score_figure(result)
+    fig.savefig(out_dir / "review.png", dpi=130)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return result
+
+
+def score_figure(result: dict):
+    """Horizontal bars: every reviewer's items, grouped, with the reviewer's mean."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    rows = [(r["reviewer"], i["name"], i["score"]) for r in result["reviewers"] for i in r["items"] if i["score"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.4))
+    colors = plt.cm.tab10.colors
+    names = [r["reviewer"] for r in result["reviewers"]]
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, [s for _, _, s in rows], color=[colors[names.index(r) % 10] for r, _, _ in rows])
+    ax.set_yticks(y, [f"{r}: {n}" for r, n, _ in rows], fontsize=8)
+    ax.set_xlim(0, 10)
+    ax.set_xlabel("item score (0-10)")
+    alpha = result["agreement"]["krippendorff_alpha"]
+    ax.set_title(f"Overall {result['overall']:.1f}/10 (spread {result['spread'].get('min', 0):.1f}-"
+                 f"{result['spread'].get('max', 0):.1f}; Krippendorff's alpha "
+                 f"{'n/a' if alpha is None else f'{alpha:.2f}'})", fontsize=10)
+    fig.tight_layout()
+    return fig
