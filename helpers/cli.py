@@ -116,6 +116,19 @@ def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (defa
         typer.echo(f"pending\t{c}")
 
 
+@app.command("diff")
+def diff_cmd(a: Path, b: Path) -> None:
+    """Compare two output folders apart from timestamps, timings and Jupyter's random ids; exit 1 if they differ."""
+    from .outputs import compare_runs
+
+    problems = compare_runs(a, b)
+    for line in problems:
+        typer.echo(line)
+    typer.echo(f"{a} and {b}: " + ("the same apart from timestamps" if not problems else f"{len(problems)} differences"))
+    if problems:
+        raise typer.Exit(code=1)
+
+
 @eval_app.command("retrieval")
 def eval_retrieval_cmd(
     beir: Path = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),

@@ -1,8 +1,10 @@
-"""Reading a run's files back from `outputs/<slug>/`: what one stage wrote is what the next stage reads."""
+"""Reading a run's files back from `outputs/<slug>/` (what one stage wrote is what the next stage reads), and
+comparing two runs' folders."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .records import Paper
@@ -21,3 +23,53 @@ def load_papers(out_dir: Path) -> tuple[list[Paper], list[Paper], dict[str, floa
     inc_ids = {r["id"] for r in recs if r["decision"] == "included"}
     return [p for p in all_papers if p.id in inc_ids], all_papers, {r["id"]: r["relevance"] for r in recs}
 
+
+# -- comparing two runs ---------------------------------------------------------------------------
+
+# What legitimately differs between two runs of the same question: when they ran, how long they took, where
+# the params file lay, and the random ids Jupyter gives cells and widgets.
+_VOLATILE_TEXT = [
+    (re.compile(r"(\*\*Date:\*\*|<strong>Date:</strong>) \d{4}-\d\d-\d\d \d\d:\d\d UTC"), r"\1 <date>"),
+    (re.compile(r'id="cell-id=[0-9a-f-]+"'), 'id="cell-id=<id>"'),
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\b[0-9a-f]{32}\b"), "<model-id>"),
+    (re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S),
+     "<widget-state>"),
+]
+_VOLATILE_MANIFEST = ("timings_s", "finished", "params_file", "code_version")
+
+
+def _normalised_text(text: str) -> str:
+    for pattern, repl in _VOLATILE_TEXT:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def _notebook_outputs(path: Path) -> str:
+    """A notebook's cell outputs (not its code), with volatile ids normalised."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return _normalised_text(json.dumps([c.get("outputs", []) for c in nb.get("cells", [])], sort_keys=True))
+
+
+def comparable(path: Path) -> bytes:
+    """A run file's content with what legitimately differs between runs removed (see `compare_runs`)."""
+    if path.suffix == ".ipynb":
+        return _notebook_outputs(path).encode()
+    if path.name == "manifest.json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.dumps({k: v for k, v in data.items() if k not in _VOLATILE_MANIFEST}, sort_keys=True).encode()
+    if path.suffix in {".md", ".html", ".json", ".csv", ".jsonl", ".bib", ".ris", ".txt"}:
+        return _normalised_text(path.read_text(encoding="utf-8")).encode()
+    return path.read_bytes()
+
+
+def compare_runs(a: Path, b: Path) -> list[str]:
+    """Differences between two `outputs/<slug>/` folders apart from timestamps, timings, file locations and
+    Jupyter's random ids (notebooks are compared by their outputs, not their code); empty means the same."""
+    a, b = Path(a), Path(b)
+    names_a = {p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file()}
+    names_b = {p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file()}
+    problems = [f"only in {a}: {n}" for n in sorted(names_a - names_b)]
+    problems += [f"only in {b}: {n}" for n in sorted(names_b - names_a)]
+    problems += [f"differs: {n}" for n in sorted(names_a & names_b) if comparable(a / n) != comparable(b / n)]
+    return problems
