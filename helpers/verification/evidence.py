@@ -1,0 +1,142 @@
+"""Question-focused evidence: for each included paper and each sub-question, the sentences that best answer it.
+
+Each sentence is scored by a small logistic model (`models/evidence/ranker.json`, fitted by
+training/evidence/fit.py on claim–evidence-sentence labels the verifier never saw) over:
+- `cos`: the MiniLM bi-encoder's cosine between the sub-question and the sentence;
+- `xrel`: the verifier's relevance cross-encoder on (sub-question, sentence), as a logit;
+- `facet`: the share of the sub-question's facets the sentence mentions;
+- `finding`, `num`: finding cues and a reported number (cue words help; they do not decide).
+A sentence *addresses* a sub-question when its probability reaches the ranker's threshold, it mentions at least
+one of the sub-question's facets itself, and the paper (title and abstract) mentions every facet; for a condition,
+the sentence or the title must name the condition's own facet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..errors import ModelError
+from ..question import QuestionAnalysis, SubQuestion
+from ..records import Paper
+from ..text import facet_hits, paper_sentences, stems
+from .claims import NUMBER, score_sentence
+
+FEATURES = ("cos", "xrel", "facet", "finding", "num")
+
+
+@dataclass
+class Ranker:
+    """Logistic weights over `FEATURES`, and the probability from which a sentence addresses a sub-question."""
+
+    weights: dict[str, float]
+    intercept: float
+    threshold: float = 0.5
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Ranker:
+        path = Path(path or config.models_dir() / "evidence" / "ranker.json")
+        if not path.exists():
+            raise ModelError(f"{path}: evidence ranker missing (fit it: python -m training.evidence.fit)")
+        try:
+            data = json.loads(path.read_text())
+            ranker = cls(dict(data["weights"]), float(data["intercept"]), float(data.get("threshold", 0.5)),
+                         data.get("meta", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: unreadable evidence ranker: {exc}") from exc
+        missing = [f for f in FEATURES if f not in ranker.weights]
+        if missing:
+            raise ModelError(f"{path}: weights: missing {', '.join(missing)}")
+        return ranker
+
+    def probability(self, feats: dict[str, float]) -> float:
+        z = self.intercept + sum(self.weights[f] * feats[f] for f in FEATURES)
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+
+@dataclass
+class Evidence:
+    """One sentence of one paper, scored for one sub-question."""
+
+    paper_id: str
+    sub_question: str
+    sentence_index: int
+    text: str
+    score: float
+    addresses: bool
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sentence_features(question: SubQuestion, sentences: list[str], cos: np.ndarray,
+                      xrel: np.ndarray | None) -> list[dict[str, float]]:
+    """The ranker's features for each sentence of one paper against one sub-question."""
+    q_stems = stems(question.text)
+    out = []
+    for i, s in enumerate(sentences):
+        finding, _ = score_sentence(s, q_stems, i)
+        hits = facet_hits(s, question.facets) if question.facets else []
+        out.append({"cos": float(cos[i]), "xrel": float(xrel[i]) if xrel is not None else 0.0,
+                    "facet": sum(hits) / len(hits) if hits else 0.0, "finding": finding,
+                    "num": 1.0 if NUMBER.search(s) else 0.0})
+    return out
+
+
+def _covers(question: SubQuestion, paper: Paper, sentence: str) -> bool:
+    """Whether this sentence, in this paper, speaks to what the sub-question is about."""
+    if not question.facets:
+        return True
+    if question.role == "condition":  # the condition's own concept comes first
+        return facet_hits(f"{paper.title}. {sentence}", question.facets[:1])[0]
+    return any(facet_hits(sentence, question.facets)) and all(facet_hits(f"{paper.title}. {paper.abstract}",
+                                                                           question.facets))
+
+
+def relevance_logits(verifier, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """The verifier's sentence relevance (1 - P(NOT ENOUGH INFO) of its 3-way model) as logits."""
+    from .crossencoder import softmax
+
+    if not pairs:
+        return np.zeros(0)
+    p = softmax(verifier.encoder.logits(pairs), verifier.calibration.temperature)
+    rel = np.clip(1.0 - p[:, 2], 1e-6, 1 - 1e-6)
+    return np.log(rel) - np.log1p(-rel)
+
+
+def rank(papers: list[Paper], analysis: QuestionAnalysis, ranker: Ranker, verifier=None,
+         embedder=None) -> dict[tuple[str, str], list[Evidence]]:
+    """(paper id, sub-question id) -> that paper's sentences scored for the sub-question, best first."""
+    from ..retrieval.embed import get_embedder
+
+    emb = embedder or get_embedder(128)
+    subs = analysis.sub_questions
+    sents = {p.id: paper_sentences(p) for p in papers}
+    qvecs = emb.encode([s.text for s in subs]) if subs else np.zeros((0, 384))
+    flat = [(p.id, i, s) for p in papers for i, s in enumerate(sents[p.id])]
+    svecs = emb.encode([s for _, _, s in flat], batch_size=32) if flat else np.zeros((0, 384))
+    pairs = [(sq.text, s) for sq in subs for _, _, s in flat]
+    xrel = relevance_logits(verifier, pairs).reshape(len(subs), len(flat)) if verifier is not None and pairs else None
+    out: dict[tuple[str, str], list[Evidence]] = {}
+    for qi, sq in enumerate(subs):
+        cos_all = svecs @ qvecs[qi] if len(flat) else np.zeros(0)
+        start = 0
+        for p in papers:
+            n = len(sents[p.id])
+            feats = sentence_features(sq, sents[p.id], cos_all[start:start + n],
+                                      xrel[qi, start:start + n] if xrel is not None else None)
+            start += n
+            ev = []
+            for i, f in enumerate(feats):
+                prob = ranker.probability(f)
+                ev.append(Evidence(p.id, sq.id, i, sents[p.id][i], round(prob, 4),
+                                   prob >= ranker.threshold and _covers(sq, p, sents[p.id][i]),
+                                   {k: round(v, 4) for k, v in f.items()}))
+            out[(p.id, sq.id)] = sorted(ev, key=lambda e: -e.score)
+    return out
