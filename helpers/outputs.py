@@ -16,6 +16,24 @@ def load_records(out_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def load_analysis(out_dir: Path):
+    """The question analysis the retrieval stage wrote (`question.json`)."""
+    from .question import QuestionAnalysis
+
+    return QuestionAnalysis.from_dict(json.loads((Path(out_dir) / "question.json").read_text(encoding="utf-8")))
+
+
+def reference_numbers(included: list[Paper]) -> dict[str, int]:
+    """Paper id -> its number in the reference list (the included papers, most relevant first)."""
+    return {p.id: i for i, p in enumerate(included, 1)}
+
+
+def load_json(out_dir: Path, name: str, default=None):
+    """A JSON file of the run, or `default` when the stage that writes it did not run."""
+    path = Path(out_dir) / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+
 def load_papers(out_dir: Path) -> tuple[list[Paper], list[Paper], dict[str, float]]:
     """(included papers, all screened papers, relevance by id) from records.jsonl."""
     recs = load_records(out_dir)

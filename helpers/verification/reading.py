@@ -1,0 +1,79 @@
+"""What the included papers say about each sub-question: the sentences that answer it (`evidence`), each paper's
+stance on the yes/no ones (`stance`), and the quantities reported for the others (`findings`).
+
+Written by the claims stage as `evidence.json`, `stance.json`, `findings.csv` and `findings.json`; the answer is
+built from these files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import write_text
+from ..question import QuestionAnalysis
+from ..records import Paper
+from .evidence import Evidence, Ranker, rank
+from .findings import Quantity, quantities, summary
+from .findings import table as findings_table
+from .stance import Stance, StanceModel
+
+EVIDENCE_KEPT = 3  # sentences kept per paper and sub-question in evidence.json
+QUANTITY_SENTENCES = 3  # evidence sentences per paper read for quantities
+
+
+@dataclass
+class Reading:
+    analysis: QuestionAnalysis
+    evidence: dict[tuple[str, str], list[Evidence]]
+    stances: dict[str, dict[str, Stance]] = field(default_factory=dict)  # sub-question -> paper -> stance
+    quantities: list[Quantity] = field(default_factory=list)
+
+    def addressing(self, sq_id: str) -> list[str]:
+        """Ids of the papers with at least one sentence that addresses the sub-question."""
+        return sorted({pid for (pid, q), ev in self.evidence.items() if q == sq_id and any(e.addresses for e in ev)})
+
+
+def read(analysis: QuestionAnalysis, papers: list[Paper], verifier, ranker: Ranker | None = None,
+         stance_model: StanceModel | None = None) -> Reading:
+    """Rank every paper's sentences for every sub-question; read the stance of each paper on the yes/no ones
+    (a paper none of whose sentences addresses a sub-question is "not addressed" whatever the model says); pull
+    the reported quantities out of the evidence sentences of the other sub-questions."""
+    ranker = ranker or Ranker.load()
+    evidence = rank(papers, analysis, ranker, verifier)
+    reading = Reading(analysis, evidence)
+    yes_no = [sq for sq in analysis.sub_questions if sq.kind == "yes-no"]
+    if yes_no and papers:
+        model = stance_model or StanceModel()
+        for sq in yes_no:
+            addressed = set(reading.addressing(sq.id))
+            out = {}
+            for paper, st in zip(papers, model.stances(sq.text, papers), strict=True):
+                if paper.id not in addressed and st.label != "not addressed":
+                    st = Stance("not addressed", st.confidence, st.probs, st.method + " (no sentence addresses it)")
+                out[paper.id] = st
+            reading.stances[sq.id] = out
+    for sq in analysis.sub_questions:
+        if sq.kind == "yes-no" and sq.role != "condition":
+            continue
+        for paper in papers:
+            ev = [e for e in evidence.get((paper.id, sq.id), []) if e.addresses][:QUANTITY_SENTENCES]
+            for e in ev:
+                reading.quantities += quantities(e.text, paper.id, e.sentence_index, sq.id)
+    return reading
+
+
+def save(reading: Reading, out_dir: Path) -> None:
+    """evidence.json, stance.json, findings.csv and findings.json."""
+    out_dir = Path(out_dir)
+    ev = {}
+    for (pid, q), items in reading.evidence.items():
+        ev.setdefault(q, {})[pid] = [e.to_dict() for e in items[:EVIDENCE_KEPT]]
+    write_text(out_dir / "evidence.json", json.dumps(ev, indent=1, ensure_ascii=False))
+    write_text(out_dir / "stance.json", json.dumps(
+        {q: {pid: s.to_dict() for pid, s in by.items()} for q, by in reading.stances.items()}, indent=1))
+    write_text(out_dir / "findings.csv", findings_table(reading.quantities).to_csv(index=False))
+    per_sq = {sq.id: summary([x for x in reading.quantities if x.sub_question == sq.id])
+              for sq in reading.analysis.sub_questions}
+    write_text(out_dir / "findings.json", json.dumps({"summary": per_sq}, indent=1))
