@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ParamsError
+from .text import one_line
 
 SECRET_KEYS = re.compile(r"(api[_-]?key|token|secret|password|mailto|email)", re.I)
 
@@ -76,6 +77,11 @@ class Params(BaseModel):
     support_threshold: float = Field(0.6, gt=0, lt=1, description="a claim is called supported only above this confidence")
     retrieval_method: str = Field("default", description="bm25, dense, hybrid, ... or default")
     seed: int = Field(13, description="random seed for anything stochastic")
+
+    @field_validator("question", "title", mode="before")
+    @classmethod
+    def _one_line(cls, v: Any) -> Any:
+        return one_line(v) if isinstance(v, str) else v  # they title the report and the notebook pages
 
     @field_validator("sources", mode="before")
     @classmethod
