@@ -15,6 +15,7 @@ import bibtexparser
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .. import spreadsheet
 from ..atomic import write_text
 from ..outputs import load_papers
 from ..params import Params
@@ -64,9 +65,9 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
     """Everything the report states, read from the run's files."""
     out_dir = Path(out_dir)
     included, _, relevance = load_papers(out_dir)
-    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
-    rejected = pd.read_csv(out_dir / "claims_rejected.csv", keep_default_na=False) if (out_dir / "claims_rejected.csv").stat().st_size > 1 else pd.DataFrame()
+    papers_csv = spreadsheet.read_csv(out_dir / "papers.csv")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv")
+    rejected = spreadsheet.read_csv(out_dir / "claims_rejected.csv") if (out_dir / "claims_rejected.csv").stat().st_size > 1 else pd.DataFrame()
     prisma = json.loads((out_dir / "prisma.json").read_text())
     review = json.loads((out_dir / "review.json").read_text())
     search = json.loads((out_dir / "search.json").read_text())
@@ -220,8 +221,8 @@ def consistency_problems(out_dir: Path) -> list[str]:
     problems = []
     stated = json.loads((out_dir / "report.json").read_text())
     prisma = json.loads((out_dir / "prisma.json").read_text())
-    papers = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
+    papers = spreadsheet.read_csv(out_dir / "papers.csv")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv")
     bib = bibtexparser.parse_string((out_dir / "references.bib").read_text())
     inc_ids = set(papers.loc[papers["decision"] == "included", "id"])
     checks = {

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
+from .. import spreadsheet
 from ..atomic import write_text
 from ..outputs import load_records
 from ..params import Params
@@ -18,10 +17,10 @@ def synthesis(params: Params, out_dir: Path) -> Synthesis:
     """The reviewers' view of a run, read back from its files."""
     out_dir = Path(out_dir)
     recs = load_records(out_dir)
-    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
+    papers_csv = spreadsheet.read_csv(out_dir / "papers.csv")
     src = dict(zip(papers_csv["id"], papers_csv["source"]))
     papers = [{**r, "source": src.get(r["id"], r.get("source", ""))} for r in recs]
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False).to_dict("records")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv").to_dict("records")
     prisma = json.loads((out_dir / "prisma.json").read_text())
     return Synthesis(params.question, params.criteria.include_any, params.min_papers, params.support_threshold, papers, claims,
                      prisma, prisma.get("failed_sources", {}))
