@@ -57,8 +57,14 @@ def forbidden_in(path: Path) -> list[str]:
     return sorted(set(FORBIDDEN.findall(path.read_text(encoding="utf-8", errors="surrogateescape"))))
 
 
+_URL_ATTRS = {"href", "src", "srcset", "action", "formaction", "xlink:href", "data", "poster", "background"}
+_LOADING = {"img", "iframe", "frame", "svg", "object", "embed", "video", "audio", "source", "link", "image", "use"}
+
+
 class _LiveMarkup(HTMLParser):
-    """Collects what in an HTML page came from record text as markup rather than as text."""
+    """Collects what in an HTML page came from record text as live markup: an injected element, an event handler,
+    a script, a link to anything but a web address (``javascript:``), anything that loads by itself. Record text
+    may show up in inert places: an element's text, a heading's anchor id, a plain http(s) link."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -69,7 +75,12 @@ class _LiveMarkup(HTMLParser):
         if tag.startswith("pwn-"):
             self.found.append(f"<{tag}> element")
         for name, value in attrs:
-            if "PWN" in (value or "") or "PWN" in name:
+            value = value or ""
+            if "PWN" not in value and "PWN" not in name:
+                continue
+            web_link = tag == "a" and name == "href" and re.match(r"(https?://|#)", value.strip(), re.I)
+            if name.startswith("on") or name == "style" or (name in _URL_ATTRS and not web_link) \
+                    or tag in _LOADING or "PWN" in name:
                 self.found.append(f"<{tag} {name}={value!r}>")
         if tag == "script":
             kind = dict(attrs).get("type") or ""
@@ -92,3 +103,37 @@ def live_markup(html: str) -> list[str]:
     parser.feed(html)
     parser.close()
     return parser.found
+
+
+# -- a corpus of real arXiv abstracts with hostile text added, run through the whole pipeline --------------------
+
+HOSTILE_QUESTION = ("Does speculative decoding speed up large language model inference <script>window.PWN=7</script>"
+                    " without changing output \u202eytilauq\u202c?")
+FORMULA_CLAIM = ('=HYPERLINK("http://pwn.example","PWN") We show that speculative decoding achieves a 2.5x speedup '
+                 "without any loss in output quality.")
+N_NORMAL = 4  # the first speculative-decoding papers stay as they are: normal records in the same run
+
+
+def build_hostile_corpus(path: Path) -> Path:
+    """The fixture corpus (72 real arXiv abstracts) with hostile text added to the titles, abstracts and author
+    names of its speculative-decoding papers (one per hostile string, then an empty title and very long strings);
+    written as JSON with escapes, as an API would send it (NUL, lone surrogates)."""
+    import json
+
+    from tests.fixture_corpus import build_fixture_corpus
+
+    lines = build_fixture_corpus(path.with_name("fixture-source.jsonl")).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    targets = [r for r in records if "speculative decoding" in r["title"].lower()][N_NORMAL:]
+    extras = [None, LONG]  # None: an empty title
+    for i, rec in enumerate(targets):
+        k = i % (len(HOSTILE) + len(extras))
+        h = HOSTILE[k] if k < len(HOSTILE) else extras[k - len(HOSTILE)]
+        other = HOSTILE[(k + 5) % len(HOSTILE)]
+        rec["title"] = "\x00 \u202e\n " if h is None else f"{h} {rec['title']}"
+        rec["abstract"] = f"{other}\n{rec['abstract']} {h or ''}"
+        rec["authors"] = [f"{h or ''} {rec['authors'][0]}", "Smith and Jones", other, *rec["authors"][1:]]
+        if k == 0:
+            rec["abstract"] = f"{FORMULA_CLAIM} {rec['abstract']}"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
