@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import spreadsheet
 from ..atomic import write_text
-from ..outputs import load_papers
+from ..outputs import load_papers, read_jsonl
 from ..params import Params
 from ..review import decisions as reviews
 from ..text import md_escape
@@ -80,10 +80,8 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
     ref_num = {p.id: i for i, p in enumerate(included, 1)}
     evidence = {}
     if (out_dir / "claims.jsonl").exists():
-        for line in (out_dir / "claims.jsonl").read_text().splitlines():
-            if line.strip():
-                d = json.loads(line)
-                evidence[d["claim_id"]] = d.get("evidence", [])
+        for d in read_jsonl(out_dir / "claims.jsonl"):
+            evidence[d["claim_id"]] = d.get("evidence", [])
     decisions = reviews.latest(params.slug or "")
     human = {"claims_reviewed": sum(1 for (k, i) in decisions if k == "claim" and i in set(claims["claim_id"]) | set(rejected.get("claim_id", []))),
              "claims_rejected": len(rejected), "claims_relabelled": int((claims.get("label_source", pd.Series(dtype=str)) == "reviewer").sum()),
