@@ -123,7 +123,6 @@ def new_cmd(
 @app.command("review")
 def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (default: outputs/)")) -> None:
     """Show what a person has decided for SLUG and which claims are still pending."""
-    import json
 
     from . import config
     from .review import decisions as reviews
@@ -132,7 +131,9 @@ def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (defa
     out_dir = Path(out or config.outputs_dir()) / slug
     claim_ids: list[str] = []
     if (out_dir / "claims.jsonl").exists():
-        claim_ids = [json.loads(x)["claim_id"] for x in (out_dir / "claims.jsonl").read_text().splitlines() if x.strip()]
+        from .outputs import read_jsonl
+
+        claim_ids = [d["claim_id"] for d in read_jsonl(out_dir / "claims.jsonl")]
     typer.echo(f"decisions file: {reviews.reviews_path(slug)}")
     for (kind, ident), d in sorted(decisions.items()):
         label = f" -> {d.label}" if d.label else ""

@@ -10,10 +10,15 @@ from pathlib import Path
 from .records import Paper
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """One JSON object per line. Lines end at "\\n" only: `str.splitlines` would also cut at characters a JSON
+    string may hold unescaped (U+2028, NEL, ...)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
 def load_records(out_dir: Path) -> list[dict]:
     """The screened records of `records.jsonl` (written by the retrieval stage), with their decisions."""
-    path = Path(out_dir) / "records.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(Path(out_dir) / "records.jsonl")
 
 
 def load_analysis(out_dir: Path):

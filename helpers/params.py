@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ParamsError
+from .text import one_line
 
 SECRET_KEYS = re.compile(r"(api[_-]?key|token|secret|password|mailto|email)", re.I)
 
@@ -103,6 +104,11 @@ class Params(BaseModel):
         if isinstance(v, list):
             return [{"text": s} if isinstance(s, str) else s for s in v]
         return v
+
+    @field_validator("question", "title", mode="before")
+    @classmethod
+    def _one_line(cls, v: Any) -> Any:
+        return one_line(v) if isinstance(v, str) else v  # they title the report and the notebook pages
 
     @field_validator("sources", mode="before")
     @classmethod

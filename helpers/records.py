@@ -6,7 +6,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .text import normalise, one_line
+
 _ARXIV_VERSION = re.compile(r"v\d+$")
+_WEB_URL = re.compile(r"^https?://[^\s]+$", re.I)
 
 # The three verdicts a claim can get, from the verifier or from a person.
 LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
@@ -62,6 +65,22 @@ class Paper:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def normalised(self) -> Paper:
+        """This record with every text field normalised (`text.normalise`): what enters the workbench from any
+        source or corpus file. The abstract keeps its line breaks; every other field is one line."""
+        def opt(value: str | None) -> str | None:
+            return one_line(value) or None if value is not None else None
+
+        return Paper(
+            id=one_line(self.id), title=one_line(self.title), abstract=normalise(self.abstract),
+            authors=[a for a in map(one_line, self.authors) if a], year=self.year, venue=opt(self.venue),
+            type=opt(self.type), source=one_line(self.source), url=opt(self.url),
+            ids={one_line(k): one_line(v) for k, v in self.ids.items() if one_line(v)},
+            citation_count=self.citation_count, categories=[c for c in map(one_line, self.categories) if c],
+            sentences=[normalise(s) for s in self.sentences] if self.sentences is not None else None,
+            sources=[one_line(s) for s in self.sources],
+        )
+
     @property
     def doi(self) -> str | None:
         return self.ids.get("doi")
@@ -72,9 +91,10 @@ class Paper:
 
     @property
     def link(self) -> str | None:
-        """The best public URL: DOI resolver, then arXiv abs page, then the source URL."""
+        """The best public URL: DOI resolver, then arXiv abs page, then the source URL if it is a web (http or
+        https) address; never a ``javascript:`` or other link a record could carry."""
         if self.doi:
             return f"https://doi.org/{self.doi}"
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
-        return self.url
+        return self.url if self.url and _WEB_URL.match(self.url) else None

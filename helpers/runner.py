@@ -29,8 +29,17 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def render_html(notebook: Path, html_path: Path) -> None:
-    """Executed notebook -> HTML; cells tagged `hide-input` show only their output, `remove-cell` vanish."""
+def page_title(nb, notebook: Path, question: str | None = None) -> str:
+    """A rendered notebook's page title: its stage (the notebook's first heading, e.g. "1 · Retrieval") and the
+    question, so that a person with the four pages open can tell them apart."""
+    heading = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if line.startswith("# ")), Path(notebook).stem)
+    return f"{heading}: {question}" if question else heading
+
+
+def render_html(notebook: Path, html_path: Path, question: str | None = None) -> None:
+    """Executed notebook -> HTML titled by `page_title`; cells tagged `hide-input` show only their output,
+    `remove-cell` vanish."""
     import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -42,7 +51,9 @@ def render_html(notebook: Path, html_path: Path) -> None:
     exporter = HTMLExporter(config=c, template_name="lab")
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    nb = nbformat.read(notebook, as_version=4)
+    # nbconvert titles the page with resources' name ("Notebook" by default) and escapes it
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": page_title(nb, notebook, question)}})
     write_text(html_path, body)
 
 
@@ -76,7 +87,7 @@ def run(params_path: str | Path, out_root: Path | None = None, kernel: str = "py
                                     cwd=str(config.notebooks_dir()), log_output=False)
             except pm.PapermillExecutionError as exc:
                 raise _execution_error(exc, name) from None
-            render_html(executed, staging / f"{name}.html")
+            render_html(executed, staging / f"{name}.html", params.question)
             timings[name] = round(time.time() - t0, 2)
         timings["total"] = round(time.time() - started, 2)
         manifest = {

@@ -1,10 +1,11 @@
-"""Text utilities, in one place for every stage: word tokens, stems and keyword matching, sentence splitting,
-markup stripping and Markdown escaping."""
+"""Text utilities, in one place for every stage: the normalisation every record's text gets when it enters,
+word tokens, stems and keyword matching, sentence splitting, markup stripping and Markdown escaping."""
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -110,6 +111,30 @@ def clean_text(text: Any) -> str:
     if not text:
         return ""
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", str(text)))).strip()
+
+
+# Line breaks of every kind (CR, CRLF, vertical tab, form feed, NEL, Unicode line and paragraph separators).
+_LINE_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+# What never enters: C0 and C1 control characters other than tab and newline; the bidi embedding, override and
+# isolate characters (U+202A-U+202E, U+2066-U+2069), which can make displayed text read differently from what it
+# is; and lone surrogates (JSON can carry them; no UTF-8 file can hold them).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def normalise(text: Any, one_line: bool = False) -> str:
+    """A record's text as the workbench keeps it: Unicode NFC; control, bidi-control and lone-surrogate characters
+    removed (tab and newline kept); line breaks as ``\\n``; stripped. With `one_line` (titles, names, venues,
+    identifiers) every run of whitespace, newlines included, becomes one space."""
+    if text is None:
+        return ""
+    s = _UNSAFE.sub("", _LINE_BREAK.sub("\n", str(text)))
+    s = unicodedata.normalize("NFC", s)
+    return _SPACE.sub(" ", s).strip() if one_line else s.strip()
+
+
+def one_line(text: Any) -> str:
+    """`normalise` for a one-line field: no newline, no run of spaces."""
+    return normalise(text, one_line=True)
 
 
 def md_escape(text: object) -> str:

@@ -1,11 +1,11 @@
-"""The HTML report and a rendered notebook in a real headless browser: content shows, hostile text stays text."""
+"""The HTML report and the rendered notebooks in a real headless browser: content shows, hostile text from the
+records and the question stays text, and every page has its own intact title."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.browser import launch
-from tests.test_report import evil_run  # noqa: F401  (fixture: a run whose top paper has a hostile title)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,57 +19,47 @@ def _open(page, path):
     return events
 
 
-def test_report_renders_answer_claims_figures_and_neutralises_scripts(evil_run):  # noqa: F811
+def test_report_renders_answer_claims_figures_and_neutralises_scripts(hostile_run):
     from playwright.sync_api import sync_playwright
 
-    _, out = evil_run
+    params, out = hostile_run
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
         events = _open(page, out / "report.html")
+        assert page.title() == params.title and "<script>window.PWN=7</script>" in page.title()  # intact, as text
         assert page.locator("#answer").is_visible() and len(page.locator("#answer .main").inner_text()) > 20
         assert page.locator("#claims tr").count() >= 2  # header + at least one claim
         for fig in ("#prisma-figure", "#score-figure"):
             assert page.eval_on_selector(fig, "img => img.complete && img.naturalWidth > 100")
         refs = page.locator("#references").inner_text()
-        assert "<script>alert(1)</script>" in refs  # shown as text ...
-        assert page.locator("#references script, #references img").count() == 0  # ... never as elements
+        assert "<script>window.PWN=1</script>" in refs and '<img src=x onerror="window.PWN=2">' in refs  # text ...
+        assert page.locator("#references script, #references img, #references svg, pwn-img, pwn-svg").count() == 0
+        assert page.evaluate("typeof window.PWN") == "undefined"  # ... never run
         assert events["dialogs"] == [] and events["errors"] == []
         page.screenshot(path=str(out / "report-screenshot.png"), full_page=False)
         browser.close()
 
 
-@pytest.mark.parametrize("notebook", ["02_claims", "04_report"])
-def test_rendered_notebook_opens_with_tables_and_hostile_title_inert(notebook, evil_run, tmp_path):  # noqa: F811
-    import nbformat
-    from nbclient import NotebookClient
+@pytest.mark.parametrize("notebook", ["01_retrieval", "02_claims", "03_scoring", "04_report"])
+def test_rendered_notebook_has_its_title_tables_and_hostile_text_inert(notebook, hostile_run):
     from playwright.sync_api import sync_playwright
 
-    from helpers import config
-    from helpers.runner import render_html
-
-    params, out = evil_run
-    nb = nbformat.read(config.notebooks_dir() / f"{notebook}.ipynb", as_version=4)
-    params_file = tmp_path / "evil.yaml"
-    import yaml
-
-    params_file.write_text(yaml.safe_dump(params.model_dump(mode="json")))
-    for cell in nb.cells:
-        if "parameters" in cell.metadata.get("tags", []):
-            cell.source += f"\nparams_file = {str(params_file)!r}\nout_dir = {str(out)!r}"
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(config.notebooks_dir())}}).execute()
-    executed = tmp_path / f"{notebook}.ipynb"
-    nbformat.write(nb, executed)
-    html_path = tmp_path / f"{notebook}.html"
-    render_html(executed, html_path)
+    params, out = hostile_run
+    stage = {"01_retrieval": "1 · Retrieval", "02_claims": "2 · Claims", "03_scoring": "3 · Scoring",
+             "04_report": "4 · Report"}[notebook]
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
-        events = _open(page, html_path)
+        events = _open(page, out / f"{notebook}.html")
+        assert page.title() == f"{stage}: {params.question}"  # names the stage and the question, tags as text
         body = page.locator("body").inner_text()
-        assert "claims_stage(" not in body and "report_stage(" not in body  # plumbing hidden
+        assert "retrieval.run(" not in body and "claims_stage(" not in body and "report_stage(" not in body
         assert page.locator("table").count() >= 1
+        assert page.locator("pwn-img, pwn-svg").count() == 0 and page.evaluate("typeof window.PWN") == "undefined"
         assert events["dialogs"] == []
+        if notebook in ("01_retrieval", "04_report"):
+            assert "<script>window.PWN=1</script>" in body  # the hostile titles are shown, as text
         if notebook == "04_report":
-            assert "Answer" in body and "<script>alert(1)</script>" in body
+            assert "Answer" in body and page.locator("a[href^='javascript:']").count() == 0
         browser.close()

@@ -1,4 +1,5 @@
-"""Comparing two runs' output folders (`workbench diff`): volatile parts ignored, real changes found."""
+"""Reading a run's files back (JSONL), and comparing two runs' output folders (`workbench diff`): volatile parts
+ignored, real changes found."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from helpers.outputs import compare_runs
+from helpers.outputs import compare_runs, read_jsonl
 
 
 def _run_folder(root: Path, date: str, cell_id: str, claim: str, seconds: float) -> Path:
@@ -40,3 +41,11 @@ def test_changed_claim_or_missing_file_is_reported(tmp_path):
     m["corpora"] = {"x": "def"}
     (tmp_path / "c" / "manifest.json").write_text(json.dumps(m))
     assert "differs: manifest.json" in compare_runs(a, tmp_path / "c")
+
+
+def test_read_jsonl_splits_only_at_newlines(tmp_path):
+    rows = [{"t": "line\u2028separator \x85 \x1c \x0c"}, {"t": "plain"}]
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert len(path.read_text(encoding="utf-8").splitlines()) > 2  # what str.splitlines would have cut
+    assert read_jsonl(path) == rows

@@ -5,7 +5,15 @@ from __future__ import annotations
 import yaml
 
 from helpers.params import parse_params, suggested_yaml
-from helpers.question import analyse, base_form, facets, merge_facets, question_kind, sub_questions, to_hypothesis
+from helpers.question import (
+    analyse,
+    base_form,
+    facets,
+    merge_facets,
+    question_kind,
+    sub_questions,
+    to_hypothesis,
+)
 
 
 def test_kinds():

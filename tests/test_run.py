@@ -57,6 +57,27 @@ def test_counts_agree_across_files(run_dir: Path):
 
 
 @pytest.mark.slow
+def test_real_readers_read_the_exports_exactly(run_dir: Path):
+    """Normal records: bibutils and pandoc --citeproc read one record per included paper, titles unchanged."""
+    from helpers.outputs import load_papers
+    from tests import readers
+
+    included = [p.title for p in load_papers(run_dir)[0]]
+    assert set(readers.read_exports(run_dir).values()) == {len(included)}
+    assert readers.ris_titles(run_dir / "references.ris") == included
+    assert readers.bib_titles(run_dir / "references.bib") == included
+
+
+@pytest.mark.slow
+def test_each_rendered_notebook_is_titled_by_its_stage_and_the_question(run_dir: Path):
+    import re
+
+    question = json.loads((run_dir / "manifest.json").read_text())["params"]["question"]
+    titles = [re.search(r"<title>(.*?)</title>", (run_dir / f"{n}.html").read_text()).group(1) for n in runner.NOTEBOOKS]
+    assert titles == [f"{i} · {stage}: {question}" for i, stage in enumerate(["Retrieval", "Claims", "Scoring", "Report"], 1)]
+
+
+@pytest.mark.slow
 def test_rendered_notebooks_hide_plumbing(run_dir: Path):
     html = (run_dir / "01_retrieval.html").read_text()
     assert "retrieval.run(params)" not in html  # plumbing inputs hidden

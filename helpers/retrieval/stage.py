@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import spreadsheet
 from ..atomic import write_text
 from ..errors import WorkbenchError
 from ..params import Params
@@ -52,7 +53,10 @@ class RetrievalResult:
                 "excluded_by": d.excluded_by if d.decision == "excluded" else "",
                 "doi": p.doi or "", "arxiv_id": p.arxiv_id or "", "url": p.link or "",
             })
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        if len(df):
+            df["year"] = df["year"].astype("Int64")  # 2025, or empty: never 2025.0 when some year is missing
+        return df
 
 
 def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
@@ -154,7 +158,7 @@ def save(result: RetrievalResult, out_dir: Path) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     decision_by_id = {d.paper_id: d for d in result.decisions}
-    write_text(out_dir / "papers.csv", result.table().to_csv(index=False))
+    write_text(out_dir / "papers.csv", spreadsheet.to_csv(result.table()))
     lines = []
     for p in sorted(result.papers, key=lambda p: -decision_by_id[p.id].relevance):
         d = decision_by_id[p.id]

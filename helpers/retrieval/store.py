@@ -22,7 +22,7 @@ from ..errors import StoreError
 from ..records import Paper, normalise_arxiv, normalise_doi
 from ..text import content_words
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: record text normalised on ingest (text.normalise)
 
 
 def fingerprint(path: Path) -> str:
@@ -46,7 +46,11 @@ def _year(value: Any) -> int | None:
 
 
 def parse_record(obj: dict[str, Any], corpus: str) -> Paper:
-    """Map one JSON line of any supported corpus format to a Paper."""
+    """Map one JSON line of any supported corpus format to a Paper, its text normalised (`Paper.normalised`)."""
+    return _parse(obj, corpus).normalised()
+
+
+def _parse(obj: dict[str, Any], corpus: str) -> Paper:
     if "doc_id" in obj and isinstance(obj.get("abstract"), list):  # SciFact corpus
         sentences = [str(s).strip() for s in obj["abstract"]]
         return Paper(

@@ -7,13 +7,12 @@ in the widget. The panels are plain classes so tests can drive their callbacks (
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
 
-from ..outputs import load_records
+from ..outputs import load_records, read_jsonl
 from ..records import LABELS, Paper
 from ..text import paper_sentences
 from . import decisions as reviews
@@ -36,7 +35,7 @@ class ClaimsPanel:
 
     def __init__(self, slug: str, out_dir: Path, page_size: int = 5, reviews_file: Path | None = None) -> None:
         self.slug, self.out_dir, self.page_size, self.reviews_file = slug, Path(out_dir), page_size, reviews_file
-        rows = [json.loads(x) for x in (self.out_dir / "claims.jsonl").read_text().splitlines() if x.strip()]
+        rows = read_jsonl(self.out_dir / "claims.jsonl")
         self.claims = pd.DataFrame(rows)
         self.papers = {r["id"]: Paper.from_dict(r) for r in load_records(self.out_dir)}
         self.page = 0

@@ -15,8 +15,9 @@ import bibtexparser
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .. import spreadsheet
 from ..atomic import write_text
-from ..outputs import load_json, load_papers, reference_numbers
+from ..outputs import load_json, load_papers, read_jsonl, reference_numbers
 from ..params import Params
 from ..review import decisions as reviews
 from . import references
@@ -69,9 +70,9 @@ def build_context(params: Params, out_dir: Path) -> dict:
     """Everything the report states, read from the run's files."""
     out_dir = Path(out_dir)
     included, _, relevance = load_papers(out_dir)
-    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
-    rejected = pd.read_csv(out_dir / "claims_rejected.csv", keep_default_na=False) if (out_dir / "claims_rejected.csv").stat().st_size > 1 else pd.DataFrame()
+    papers_csv = spreadsheet.read_csv(out_dir / "papers.csv")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv")
+    rejected = spreadsheet.read_csv(out_dir / "claims_rejected.csv") if (out_dir / "claims_rejected.csv").stat().st_size > 1 else pd.DataFrame()
     prisma = json.loads((out_dir / "prisma.json").read_text())
     review = json.loads((out_dir / "review.json").read_text())
     search = json.loads((out_dir / "search.json").read_text())
@@ -80,14 +81,12 @@ def build_context(params: Params, out_dir: Path) -> dict:
     keys = references.cite_keys(included)
     by_id = {p.id: p for p in included}
     ref_num = reference_numbers(included)
-    findings = pd.read_csv(out_dir / "findings.csv", keep_default_na=False).to_dict("records") \
+    findings = spreadsheet.read_csv(out_dir / "findings.csv").to_dict("records") \
         if (out_dir / "findings.csv").exists() else []
     evidence = {}
     if (out_dir / "claims.jsonl").exists():
-        for line in (out_dir / "claims.jsonl").read_text().splitlines():
-            if line.strip():
-                d = json.loads(line)
-                evidence[d["claim_id"]] = d.get("evidence", [])
+        for d in read_jsonl(out_dir / "claims.jsonl"):
+            evidence[d["claim_id"]] = d.get("evidence", [])
     decisions = reviews.latest(params.slug or "")
     human = {"claims_reviewed": sum(1 for (k, i) in decisions if k == "claim" and i in set(claims["claim_id"]) | set(rejected.get("claim_id", []))),
              "claims_rejected": len(rejected), "claims_relabelled": int((claims.get("label_source", pd.Series(dtype=str)) == "reviewer").sum()),
@@ -159,8 +158,8 @@ def consistency_problems(out_dir: Path) -> list[str]:
     problems = []
     stated = json.loads((out_dir / "report.json").read_text())
     prisma = json.loads((out_dir / "prisma.json").read_text())
-    papers = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False)
+    papers = spreadsheet.read_csv(out_dir / "papers.csv")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv")
     bib = bibtexparser.parse_string((out_dir / "references.bib").read_text())
     inc_ids = set(papers.loc[papers["decision"] == "included", "id"])
     checks = {

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
+from .. import spreadsheet
 from ..atomic import write_text
 from ..outputs import load_analysis, load_json, load_papers, load_records, reference_numbers
 from ..params import Params
@@ -19,7 +18,7 @@ def answer_stage(params: Params, out_dir: Path) -> dict:
     """The answer to each sub-question from the run's reading of the included papers; writes answer.json."""
     out_dir = Path(out_dir)
     included, _, relevance = load_papers(out_dir)
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False).to_dict("records")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv").to_dict("records")
     ans = answer(load_analysis(out_dir), included, relevance, load_json(out_dir, "evidence.json", {}),
                  load_json(out_dir, "stance.json", {}), load_json(out_dir, "findings.json", {}).get("summary", {}),
                  claims, reference_numbers(included), params.min_papers, params.support_threshold,
@@ -32,10 +31,10 @@ def synthesis(params: Params, out_dir: Path) -> Synthesis:
     """The reviewers' view of a run, read back from its files."""
     out_dir = Path(out_dir)
     recs = load_records(out_dir)
-    papers_csv = pd.read_csv(out_dir / "papers.csv", keep_default_na=False)
+    papers_csv = spreadsheet.read_csv(out_dir / "papers.csv")
     src = dict(zip(papers_csv["id"], papers_csv["source"]))
     papers = [{**r, "source": src.get(r["id"], r.get("source", ""))} for r in recs]
-    claims = pd.read_csv(out_dir / "claims.csv", keep_default_na=False).to_dict("records")
+    claims = spreadsheet.read_csv(out_dir / "claims.csv").to_dict("records")
     prisma = json.loads((out_dir / "prisma.json").read_text())
     question = load_json(out_dir, "question.json", {})
     facets = params.criteria.include_any or question.get("facets", [])

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import spreadsheet
 from ..atomic import write_text
 from ..question import QuestionAnalysis
 from ..records import Paper
@@ -73,7 +74,7 @@ def save(reading: Reading, out_dir: Path) -> None:
     write_text(out_dir / "evidence.json", json.dumps(ev, indent=1, ensure_ascii=False))
     write_text(out_dir / "stance.json", json.dumps(
         {q: {pid: s.to_dict() for pid, s in by.items()} for q, by in reading.stances.items()}, indent=1))
-    write_text(out_dir / "findings.csv", findings_table(reading.quantities).to_csv(index=False))
+    write_text(out_dir / "findings.csv", spreadsheet.to_csv(findings_table(reading.quantities)))
     per_sq = {sq.id: summary([x for x in reading.quantities if x.sub_question == sq.id])
               for sq in reading.analysis.sub_questions}
     write_text(out_dir / "findings.json", json.dumps({"summary": per_sq}, indent=1))

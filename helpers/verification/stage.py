@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import spreadsheet
 from ..atomic import write_text
 from ..outputs import load_analysis, load_papers
 from ..params import Params
@@ -135,8 +136,8 @@ def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None
     df = table(checks)
     df["method"] = getattr(verifier, "name", type(verifier).__name__)
     kept, rejected = apply_claim_decisions(df, params.slug or "")
-    write_text(out_dir / "claims.csv", kept.to_csv(index=False))
-    write_text(out_dir / "claims_rejected.csv", rejected.to_csv(index=False))
+    write_text(out_dir / "claims.csv", spreadsheet.to_csv(kept))
+    write_text(out_dir / "claims_rejected.csv", spreadsheet.to_csv(rejected))
     detail = [{**c.row(), "evidence": c.evidence, "checked_against_ids": c.checked_against} for c in checks]
     write_text(out_dir / "claims.jsonl", "\n".join(json.dumps(d, ensure_ascii=False) for d in detail) + "\n")
     write_text(out_dir / "verification.json", json.dumps({

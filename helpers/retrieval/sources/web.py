@@ -151,6 +151,7 @@ class OnlineSource:
                     expected = max(expected, min(page.total, limit))
                 first = False
                 for rank, paper in enumerate(page.records, start=got):
+                    paper = paper.normalised()  # every online record's text, as it enters
                     if not in_years(paper.year, year_range):
                         continue
                     paper.source = self.name
