@@ -1,5 +1,5 @@
 """Tables for reading in JupyterLab: the long text columns (claims, sentences, titles) get the width,
-left-aligned and wrapped; short columns stay narrow and unwrapped."""
+left-aligned and wrapped; short columns stay narrow and unwrapped. Every cell is HTML-escaped."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def text_table(df: pd.DataFrame, text_columns: tuple[str, ...] | list[str] | Non
     """A pandas Styler of `df` with its text columns wide (min 28em) and wrapped, the others narrow."""
     wide = [c for c in (text_columns or TEXT_COLUMNS) if c in df.columns]
     narrow = [c for c in df.columns if c not in wide]
-    styler = df.style.hide(axis="index").format(precision=digits)
+    styler = df.style.hide(axis="index").format(precision=digits, escape="html")  # paper text stays text
     styler = styler.set_table_styles([
         {"selector": "th", "props": "text-align: left; vertical-align: bottom; white-space: nowrap;"},
         {"selector": "td", "props": "text-align: left; vertical-align: top;"},

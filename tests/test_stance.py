@@ -1,56 +1,46 @@
-"""The stance model: what it reads, how its outputs are calibrated, and what it says on real abstracts."""
+"""The stance model: its features, its fitted head, and what it says on real abstracts."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from tokenizers import Tokenizer
 
 from helpers.errors import ModelError
 from helpers.records import Paper
-from helpers.verification.stance import MAX_LEN, StanceCalibration, StanceModel, model_dir, tail_sentences
+from helpers.verification.stance import FEATURES, StanceHead, StanceModel, features, model_path
 
 
-def _tokenizer() -> Tokenizer:
-    tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
+def test_features_read_the_second_half_and_the_cues():
+    sents = ["Background on the topic.", "Methods were used.", "There was no significant difference (p = 0.4).",
+             "Outcomes were similar between groups."]
+    rel = np.array([0.1, 0.1, 0.9, 0.8])
+    f = dict(zip(FEATURES, features("Does X improve Y?", sents, rel, np.array([0.5, 0.5, 0.9, 0.8])), strict=True))
+    assert f["no-effect cues"] == 2 and f["p not significant"] == 1 and f["question does/do"] == 1
+    assert f["direction second half"] > 1.5 and f["relevance max"] > 2  # logits of 0.85 and 0.9
+    flipped = dict(zip(FEATURES, features("Does X improve Y?", sents, rel, np.array([0.5, 0.5, 0.1, 0.2])), strict=True))
+    assert flipped["direction top 3"] < 0 < f["direction top 3"]
+    assert features("Q?", [], np.zeros(0), np.zeros(0)) == [0.0] * len(FEATURES)
 
 
-def test_tail_keeps_the_last_sentences_that_fit_in_order():
-    tok = _tokenizer()
-    sents = [f"Sentence number {i} says something about the results of the study in some detail." for i in range(40)]
-    kept = tail_sentences("Does it work?", sents, tok, MAX_LEN)
-    assert kept == sents[-len(kept):] and 3 < len(kept) < 40
-    n = len(tok.encode("Does it work?", " ".join(kept)).ids)
-    assert n <= MAX_LEN < len(tok.encode("Does it work?", " ".join(sents[-len(kept) - 1:])).ids)
-    assert tail_sentences("Q?", ["one very long sentence " * 200], tok, MAX_LEN) == ["one very long sentence " * 200]
+def test_head_probabilities_and_validation(tmp_path):
+    w = np.zeros((3, len(FEATURES)))
+    w[0, 0], w[1, 0] = 1.0, -1.0
+    head = StanceHead(w.tolist(), [0.0, 0.0, -5.0], 1.0)
+    p = head.probabilities(np.array([[3.0] + [0] * (len(FEATURES) - 1), [-3.0] + [0] * (len(FEATURES) - 1)]))
+    assert np.allclose(p.sum(1), 1) and p[0].argmax() == 0 and p[1].argmax() == 1
+    hot = StanceHead(w.tolist(), [0.0, 0.0, -5.0], 3.0).probabilities(np.array([[3.0] + [0] * (len(FEATURES) - 1)]))
+    assert hot.max() < p[0].max()
+    bad = tmp_path / "stance.json"
+    bad.write_text('{"weights": [[0]], "intercept": [0, 0, 0], "features": ["x"]}')
+    with pytest.raises(ModelError, match="features"):
+        StanceHead.load(bad)
 
 
-def test_calibration_head_offsets_and_temperature():
-    logits = np.array([[2.0, 0.0, -1.0, -3.0], [0.0, 1.0, 0.0, 0.0]])
-    plain = StanceCalibration().answer_probs(logits)
-    assert np.allclose(plain.sum(1), 1) and plain[0].argmax() == 0 and plain[1].argmax() == 1
-    hot = StanceCalibration(temperature=2.0).answer_probs(logits)
-    assert hot[0].max() < plain[0].max()  # a higher temperature is less confident
-    assert StanceCalibration(bias=[0.0, 0.0, 5.0]).answer_probs(logits)[0].argmax() == 2
-    pooled = np.array([[1.0, 0.0], [0.0, 1.0]])
-    head = {"weights": [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], "intercept": [0, 0, 0]}
-    with_head = StanceCalibration(head=head).answer_probs(logits, pooled)
-    assert with_head[0].argmax() == 0 and with_head[1].argmax() == 1
-    with pytest.raises(ModelError):
-        StanceCalibration(head=head).answer_probs(logits)
-
-
-def test_shipped_calibration_records_out_of_fold_figures():
-    cal = StanceCalibration.load(model_dir() / "calibration.json")
-    m = cal.meta["metrics"]
-    assert "with_offsets_cross_fitted" in m and 0 <= m["with_offsets_cross_fitted"]["ece"] <= 1
-    data = json.loads((model_dir() / "calibration.json").read_text())
-    assert data["head"] is None or len(data["head"]["weights"]) == 3
+def test_shipped_head_records_its_out_of_fold_figures():
+    head = StanceHead.load(model_path())
+    m = head.meta["out_of_fold"]
+    assert m["shipped"]["accuracy"] > m["majority"]["accuracy"]  # it beats always saying yes, out of fold
+    assert 0 <= m["shipped"]["ece"] <= 0.1
 
 
 def test_stances_on_real_abstracts():
@@ -58,10 +48,11 @@ def test_stances_on_real_abstracts():
         "We study whether post-training quantization harms reasoning. We evaluate 4-bit and 3-bit models on GSM8K "
         "and MATH. Accuracy drops significantly at 3 bits and below, by up to 12 points, while 8-bit quantization is "
         "nearly lossless. Lower bit-widths significantly degrade mathematical reasoning performance."))
-    off = Paper(id="b", title="", abstract=(
-        "We present a dataset of bird songs recorded in the Amazon. The recordings cover 300 species. "
-        "We release the audio and the annotations."))
-    model = StanceModel()
-    st_yes, st_off = model.stances("Does quantizing language models to 4 bits or fewer degrade math reasoning?", [yes, off])
-    assert st_yes.label in ("yes", "mixed") and st_off.label == "not addressed"
-    assert abs(sum(v for k, v in st_yes.probs.items() if k != "unrelated") - 1) < 1e-6
+    no = Paper(id="b", title="", abstract=(
+        "We study whether post-training quantization harms reasoning. We evaluate 4-bit and 3-bit models on GSM8K "
+        "and MATH. Accuracy was not significantly different between quantized and full-precision models (p = 0.62). "
+        "Quantization did not degrade mathematical reasoning performance."))
+    st_yes, st_no = StanceModel().stances("Does quantizing language models to 4 bits or fewer degrade math reasoning?",
+                                          [yes, no])
+    assert st_yes.probs["yes"] > st_no.probs["yes"]  # the model reads the direction of the findings
+    assert abs(sum(st_yes.probs.values()) - 1) < 1e-6 and st_yes.label in ("yes", "no", "mixed")

@@ -12,7 +12,7 @@ from .. import spreadsheet
 from ..atomic import write_text
 from ..errors import WorkbenchError
 from ..params import Params
-from ..question import QuestionAnalysis, analyse
+from ..question import BACKGROUND_DF, QuestionAnalysis, analyse
 from ..records import Paper
 from ..review.apply import apply_paper_decisions
 from .dedup import merge_results
@@ -82,6 +82,9 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
     return results
 
 
+BACKGROUND_MIN_DOCS = 2000  # only a corpus this large says which concepts are background
+
+
 def analyse_question(params: Params) -> QuestionAnalysis:
     """The question analysis, with corpus statistics from the first local corpus searched (if any)."""
     df = acronym = None
@@ -90,6 +93,9 @@ def analyse_question(params: Params) -> QuestionAnalysis:
         try:
             store = open_corpus(local, progress=False)
             df, acronym = doc_share(store), acronyms(store)
+            if len(store) < BACKGROUND_MIN_DOCS:  # in a small topical corpus a common concept is the topic itself
+                share = df
+                df = lambda w: min(share(w), BACKGROUND_DF)  # noqa: E731
         except (WorkbenchError, OSError):
             pass
     analysis = analyse(params.question, params.sub_questions, df, acronym)

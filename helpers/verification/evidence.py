@@ -6,9 +6,10 @@ training/evidence/fit.py on claim–evidence-sentence labels the verifier never 
 - `xrel`: the verifier's relevance cross-encoder on (sub-question, sentence), as a logit;
 - `facet`: the share of the sub-question's facets the sentence mentions;
 - `finding`, `num`: finding cues and a reported number (cue words help; they do not decide).
-A sentence *addresses* a sub-question when its probability reaches the ranker's threshold, it mentions at least
-one of the sub-question's facets itself, and the paper (title and abstract) mentions every facet; for a condition,
-the sentence or the title must name the condition's own facet.
+A sentence *addresses* a sub-question when its probability reaches the ranker's threshold and half the paper's best,
+it is not a background sentence ("Large language models have ..."), it mentions at least one of the sub-question's
+facets itself, and the paper (title and abstract) mentions every facet; for a condition, the sentence or the
+title must name the condition's own facet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..errors import ModelError
 from ..question import QuestionAnalysis, SubQuestion
 from ..records import Paper
 from ..text import facet_hits, paper_sentences, stems
-from .claims import NUMBER, score_sentence
+from .claims import BACKGROUND, NUMBER, score_sentence
 
 FEATURES = ("cos", "xrel", "facet", "finding", "num")
 
@@ -132,11 +133,10 @@ def rank(papers: list[Paper], analysis: QuestionAnalysis, ranker: Ranker, verifi
             feats = sentence_features(sq, sents[p.id], cos_all[start:start + n],
                                       xrel[qi, start:start + n] if xrel is not None else None)
             start += n
-            ev = []
-            for i, f in enumerate(feats):
-                prob = ranker.probability(f)
-                ev.append(Evidence(p.id, sq.id, i, sents[p.id][i], round(prob, 4),
-                                   prob >= ranker.threshold and _covers(sq, p, sents[p.id][i]),
-                                   {k: round(v, 4) for k, v in f.items()}))
+            probs = [ranker.probability(f) for f in feats]
+            floor = max(ranker.threshold, 0.5 * max(probs, default=0.0))
+            ev = [Evidence(p.id, sq.id, i, sents[p.id][i], round(prob, 4),
+                           prob >= floor and not BACKGROUND.search(sents[p.id][i]) and _covers(sq, p, sents[p.id][i]),
+                           {k: round(v, 4) for k, v in f.items()}) for i, (f, prob) in enumerate(zip(feats, probs, strict=True))]
             out[(p.id, sq.id)] = sorted(ev, key=lambda e: -e.score)
     return out

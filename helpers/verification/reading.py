@@ -46,15 +46,13 @@ def read(analysis: QuestionAnalysis, papers: list[Paper], verifier, ranker: Rank
     reading = Reading(analysis, evidence)
     yes_no = [sq for sq in analysis.sub_questions if sq.kind == "yes-no"]
     if yes_no and papers:
-        model = stance_model or StanceModel()
+        model = stance_model or StanceModel(verifier=verifier)
         for sq in yes_no:
             addressed = set(reading.addressing(sq.id))
-            out = {}
-            for paper, st in zip(papers, model.stances(sq.text, papers), strict=True):
-                if paper.id not in addressed and st.label != "not addressed":
-                    st = Stance("not addressed", st.confidence, st.probs, st.method + " (no sentence addresses it)")
-                out[paper.id] = st
-            reading.stances[sq.id] = out
+            read = [p for p in papers if p.id in addressed]
+            by_id = dict(zip((p.id for p in read), model.stances(sq.text, read), strict=True))
+            reading.stances[sq.id] = {p.id: by_id.get(p.id) or Stance("not addressed", 1.0, {}, "evidence: no sentence "
+                                                                       "of the paper addresses it") for p in papers}
     for sq in analysis.sub_questions:
         if sq.kind == "yes-no" and sq.role != "condition":
             continue

@@ -1,14 +1,17 @@
-"""A paper's stance on a yes/no question: yes / no / mixed / not addressed, with a calibrated confidence.
+"""A paper's stance on a yes/no question: yes / no / mixed, with a calibrated confidence ("not addressed" is
+decided from the question-focused evidence: a paper none of whose sentences addresses the question).
 
-The model (models/stance/: an int8 ONNX MiniLM cross-encoder with four outputs, yes / no / maybe / unrelated, and
-its calibration) reads the question with the end of the abstract, where findings are stated: sentences are taken
-from the end until the token budget is spent (`tail_sentences`), the same way it was trained
-(training/stance/). PubMedQA's "maybe" is read as "mixed", "unrelated" as "not addressed".
+The model (models/stance/stance.json, fitted by training/stance/fit.py on PubMedQA-L, out of fold) is a
+multinomial logistic regression over what the trained verifier reads in the abstract: each sentence's relevance
+to the question's hypothesis and the direction of the most relevant ones and of the second half of the abstract,
+where findings are stated, plus cues of significance, of no effect and of hedging, and the question's form. Its
+probabilities are temperature-calibrated out of fold. PubMedQA's "maybe" is read as "mixed".
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,28 +23,49 @@ from ..errors import ModelError
 from ..records import Paper
 from ..text import paper_sentences
 
-
-def tail_sentences(question: str, sentences: Sequence[str], tokenizer, max_len: int) -> list[str]:
-    """The last sentences of an abstract that fit, with `question`, into `max_len` word pieces (in their
-    order; at least the last sentence, which the pair encoding then truncates if it alone is too long).
-    `tokenizer` counts word pieces: it must not truncate."""
-    budget = max_len - len(tokenizer.encode(question, add_special_tokens=False).ids) - 3
-    sents = [s for s in sentences if s.strip()]
-    if not sents:
-        return []
-    lengths = [len(e.ids) for e in tokenizer.encode_batch(list(sents), add_special_tokens=False)]
-    kept: list[str] = []
-    for sent, n in zip(reversed(sents), reversed(lengths), strict=True):
-        if kept and n > budget:
-            break
-        kept.append(sent)
-        budget -= n
-    return kept[::-1]
+ANSWERS = ("yes", "no", "maybe")
+READING = {"yes": "yes", "no": "no", "maybe": "mixed"}
+NOSIG = re.compile(r"\b(no (statistically )?significant|not (statistically )?significant(ly)?|did not|does not|do not|"
+                   r"was not|were not|no differences?|similar|no association|not associated|no effect|"
+                   r"no correlation|failed to|neither|comparable)\b", re.I)
+SIG = re.compile(r"\b(significant(ly)?|increased|decreased|higher|lower|improved|reduced|associated with|correlated|"
+                 r"predict\w*|effective)\b", re.I)
+HEDGE = re.compile(r"\b(may|might|could|unclear|limited|however|although|but|trend|tended|marginal(ly)?|borderline)\b",
+                   re.I)
+PVAL = re.compile(r"p\s*[<=]\s*0?\.0\d", re.I)
+PNS = re.compile(r"p\s*[>=]\s*0?\.[1-9]|\bns\b|n\.s\.", re.I)
+FEATURES = ("relevance max", "direction top 3", "direction second half (weighted)", "direction second half",
+            "direction max", "direction min", "no-effect cues", "significance cues", "hedges", "p < .05",
+            "p not significant", "no-effect cues top 3", "question negated", "question is/are", "question does/do",
+            "question can/should", "sentences (log)")
 
 
-STANCE_OUTPUTS = ("yes", "no", "maybe", "unrelated")  # the model's outputs, in order
-READING = {"yes": "yes", "no": "no", "maybe": "mixed", "unrelated": "not addressed"}
-MAX_LEN = 192  # word pieces of question + abstract tail read (trained at this length)
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def features(question: str, sentences: Sequence[str], relevance: np.ndarray, p_refutes: np.ndarray) -> list[float]:
+    """The stance features of one abstract (`FEATURES`): `relevance` and `p_refutes` per sentence, from the
+    verifier's 3-way and direction models on (hypothesis, sentence)."""
+    rel, pr, n = np.asarray(relevance, dtype=float), np.asarray(p_refutes, dtype=float), len(sentences)
+    if n == 0:
+        return [0.0] * len(FEATURES)
+    half = list(range(n // 2, n))
+    top = np.argsort(-rel)[:3]
+    w_top, w_half = rel[top] + 1e-6, rel[half] + 1e-6
+    tail = " ".join(sentences[i] for i in half)
+    tops = " ".join(sentences[i] for i in top)
+    return [float(_logit(rel.max())), float(np.sum(w_top * _logit(pr[top])) / w_top.sum()),
+            float(np.sum(w_half * _logit(pr[half])) / w_half.sum()), float(_logit(pr[half]).mean()),
+            float(_logit(pr).max()), float(_logit(pr).min()),
+            len(NOSIG.findall(tail)), len(SIG.findall(tail)), len(HEDGE.findall(tail)), len(PVAL.findall(tail)),
+            len(PNS.findall(tail)), len(NOSIG.findall(tops)),
+            1.0 if re.search(r"\bnot\b|n't", question) else 0.0,
+            1.0 if re.match(r"^\s*(is|are|was|were)\b", question, re.I) else 0.0,
+            1.0 if re.match(r"^\s*(does|do|did)\b", question, re.I) else 0.0,
+            1.0 if re.match(r"^\s*(can|could|should|will|would)\b", question, re.I) else 0.0,
+            float(np.log1p(n))]
 
 
 @dataclass
@@ -50,7 +74,7 @@ class Stance:
 
     label: str  # yes | no | mixed | not addressed
     confidence: float  # calibrated probability of `label`
-    probs: dict[str, float]  # yes / no / maybe over the three answers (calibrated), and P(unrelated)
+    probs: dict[str, float]  # yes / no / maybe
     method: str = ""
 
     def to_dict(self) -> dict:
@@ -58,99 +82,90 @@ class Stance:
 
 
 @dataclass
-class StanceCalibration:
-    """How the model's outputs become calibrated yes / no / maybe probabilities: an optional linear answer head
-    over the pooled vector and the logits (`head`: weights 3 x (width + 4), intercept 3), then per-answer offsets
-    and a temperature, all fitted out of fold on PubMedQA (training/stance/head.py); `meta` records how."""
+class StanceHead:
+    """The fitted logistic head over `FEATURES` (standardisation folded in) and its temperature."""
 
+    weights: list[list[float]]  # 3 x len(FEATURES)
+    intercept: list[float]
     temperature: float = 1.0
-    bias: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # added to the yes / no / maybe scores
-    unrelated_threshold: float = 0.5
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
     meta: dict = field(default_factory=dict)
-    head: dict | None = None
 
     @classmethod
-    def load(cls, path: Path) -> StanceCalibration:
+    def load(cls, path: Path) -> StanceHead:
         if not path.exists():
-            raise ModelError(f"{path}: stance calibration missing")
+            raise ModelError(f"{path}: stance model missing (fit it: python -m training.stance.fit)")
         try:
-            cal = cls(**json.loads(path.read_text()))
+            head = cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"{path}: unreadable stance calibration: {exc}") from exc
-        if len(cal.bias) != 3 or cal.temperature <= 0:
-            raise ModelError(f"{path}: bias: expected 3 numbers and a positive temperature")
-        if cal.head is not None and (len(cal.head.get("weights", [])) != 3 or len(cal.head.get("intercept", [])) != 3):
-            raise ModelError(f"{path}: head: expected 3 rows of weights and 3 intercepts")
-        return cal
+            raise ModelError(f"{path}: unreadable stance model: {exc}") from exc
+        if list(head.features) != list(FEATURES):
+            raise ModelError(f"{path}: features: fitted on {head.features}, the code reads {list(FEATURES)}")
+        if np.asarray(head.weights).shape != (3, len(FEATURES)) or len(head.intercept) != 3 or head.temperature <= 0:
+            raise ModelError(f"{path}: expected 3 x {len(FEATURES)} weights, 3 intercepts and a positive temperature")
+        return head
 
-    def scores(self, logits: np.ndarray, pooled: np.ndarray | None = None) -> np.ndarray:
-        """The yes / no / maybe scores before offsets and temperature: the head's, or the model's own logits."""
-        logits = np.atleast_2d(logits)
-        if self.head is None:
-            return logits[:, :3]
-        if pooled is None:
-            raise ModelError("stance calibration has an answer head: the model's pooled output is needed")
-        x = np.hstack([np.atleast_2d(pooled), logits])
-        return x @ np.asarray(self.head["weights"]).T + np.asarray(self.head["intercept"])
-
-    def answer_probs(self, logits: np.ndarray, pooled: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated P(yes, no, maybe) (rows: items); `logits` are already scores when there is no head."""
-        z = (self.scores(logits, pooled) + np.asarray(self.bias)) / self.temperature
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated P(yes, no, maybe) per row of features."""
+        z = (np.atleast_2d(X) @ np.asarray(self.weights).T + np.asarray(self.intercept)) / self.temperature
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
 
-def model_dir() -> Path:
-    return config.models_dir() / "stance"
+def feature_rows(verifier, items: list[tuple[str, Sequence[str]]]) -> np.ndarray:
+    """`features` for each (question, abstract sentences): the verifier scores every sentence against the
+    question's hypothesis, all pairs in one batched pass per model."""
+    from ..question import to_hypothesis
+    from .crossencoder import softmax
+
+    pairs = [(to_hypothesis(q), s) for q, sents in items for s in sents]
+    if not pairs:
+        return np.zeros((len(items), len(FEATURES)))
+    p3 = softmax(verifier.encoder.logits(pairs), verifier.calibration.temperature)
+    rel = 1.0 - p3[:, 2]
+    if verifier.direction is not None:
+        p_ref = softmax(verifier.direction.logits(pairs))[:, 1]
+    else:  # the 3-way model's own SUPPORTS-vs-REFUTES share
+        p_ref = p3[:, 1] / (p3[:, 0] + p3[:, 1] + 1e-9)
+    rows, start = [], 0
+    for q, sents in items:
+        n = len(sents)
+        rows.append(features(q, list(sents), rel[start:start + n], p_ref[start:start + n]))
+        start += n
+    return np.array(rows, dtype=float)
+
+
+def model_path() -> Path:
+    return config.models_dir() / "stance" / "stance.json"
 
 
 class StanceModel:
-    """The trained stance cross-encoder (int8 ONNX) with its calibration."""
+    """Stance from the trained verifier's reading of an abstract, through the fitted head."""
 
-    name = "stance-minilm"
+    name = "stance-verifier-lr"
 
-    def __init__(self, folder: Path | None = None, threads: int = 0) -> None:
-        from tokenizers import Tokenizer
+    def __init__(self, path: Path | None = None, verifier=None) -> None:
+        self.head = StanceHead.load(Path(path or model_path()))
+        if verifier is None:
+            from .verifier import NliVerifier
 
-        from .crossencoder import CrossEncoder
+            verifier = NliVerifier()
+        self.verifier = verifier
 
-        folder = Path(folder or model_dir())
-        self.calibration = StanceCalibration.load(folder / "calibration.json")
-        self.encoder = CrossEncoder(folder, threads=threads, filename="model.onnx", max_len=MAX_LEN)
-        self._count = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._count.no_truncation()
-        self._count.no_padding()
-
-    def inputs(self, question: str, sentences: Sequence[str]) -> tuple[str, str]:
-        """(question, the end of the abstract that fits): what the model reads."""
-        return question, " ".join(tail_sentences(question, list(sentences), self._count, MAX_LEN))
-
-    def run(self, items: list[tuple[str, Sequence[str]]]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(logits, pooled vectors or None) for each (question, abstract sentences)."""
-        names = ("logits", "pooled") if self.calibration.head is not None else ("logits",)
-        out = self.encoder.outputs([self.inputs(q, s) for q, s in items], names)
-        return out["logits"], out.get("pooled")
+    def feature_rows(self, items: list[tuple[str, Sequence[str]]]) -> np.ndarray:
+        return feature_rows(self.verifier, items)
 
     def answer(self, items: list[tuple[str, Sequence[str]]]) -> list[tuple[str, float, np.ndarray]]:
         """PubMedQA's task: yes / no / maybe for each (question, abstract sentences), with its probability."""
-        probs = self.calibration.answer_probs(*self.run(items)) if items else np.zeros((0, 3))
-        return [(STANCE_OUTPUTS[int(np.argmax(p))], float(p.max()), p) for p in probs]
+        if not items:
+            return []
+        probs = self.head.probabilities(self.feature_rows(items))
+        return [(ANSWERS[int(np.argmax(p))], float(p.max()), p) for p in probs]
 
     def stances(self, question: str, papers: list[Paper]) -> list[Stance]:
-        """Each paper's stance on `question`: not addressed when the model reads the abstract as unrelated."""
-        if not papers:
-            return []
-        raw, pooled = self.run([(question, paper_sentences(p)) for p in papers])
-        answer = self.calibration.answer_probs(raw, pooled)
-        z = raw - raw.max(axis=1, keepdims=True)
-        unrelated = np.exp(z[:, 3]) / np.exp(z).sum(axis=1)
+        """Each paper's stance on `question` (yes / no / mixed)."""
         out = []
-        for p3, pu in zip(answer, unrelated, strict=True):
-            probs = {"yes": float(p3[0]), "no": float(p3[1]), "maybe": float(p3[2]), "unrelated": float(pu)}
-            if pu >= self.calibration.unrelated_threshold:
-                out.append(Stance("not addressed", float(pu), probs, self.name))
-            else:
-                k = int(np.argmax(p3))
-                out.append(Stance(READING[STANCE_OUTPUTS[k]], float(p3[k]), probs, self.name))
+        for (label, conf, p) in self.answer([(question, paper_sentences(pp)) for pp in papers]):
+            out.append(Stance(READING[label], conf, dict(zip(ANSWERS, map(float, p), strict=True)), self.name))
         return out
