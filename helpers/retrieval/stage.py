@@ -82,11 +82,10 @@ def criteria_query(params: Params) -> str | None:
 
 
 def plan_queries(params: Params) -> QueryPlan:
-    """The question's query plan plus the criteria query and the params' own extra queries."""
+    """The question's query plan plus the criteria query and the params' own extra queries, none twice."""
     plan = build_query_plan(params.question, params.extra_terms)
     for q in [criteria_query(params), *params.extra_queries]:
-        if q and q not in plan.facets:
-            plan.facets.append(q)
+        plan.add(q)  # skipped when the plan already holds it (compared normalised)
     return plan
 
 
