@@ -57,7 +57,8 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
     from .sources.online import search_all
 
     method = None if params.retrieval_method == "default" else params.retrieval_method
-    online = [(s.name, s.limit) for s in params.sources if not s.name.startswith("local:")]
+    online = [(s.name, s.limit, s.budget or params.source_budget)
+              for s in params.sources if not s.name.startswith("local:")]
     by_name = {r.source: r for r in search_all(online, params.question, plan.queries, params.year_range)}
     results = []
     for spec in params.sources:
