@@ -137,7 +137,8 @@ for _name in ("urllib3.connectionpool", "requests_cache", __name__):
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """Timeouts, retries, back-off and cache behaviour; `from_env()` reads the WORKBENCH_HTTP_* knobs."""
+    """Timeouts, retries, back-off, cache behaviour, rates and the sources' time budget; `from_env()` reads the
+    WORKBENCH_HTTP_*, WORKBENCH_<SOURCE>_RATE and WORKBENCH_SOURCE_BUDGET knobs."""
 
     timeout: float = 30.0  # read timeout: the longest wait for the server's next bytes
     connect_timeout: float = 5.0  # TCP/TLS connect (two SYN retransmissions fit in 5 s)

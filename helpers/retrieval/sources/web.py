@@ -150,8 +150,7 @@ class OnlineSource:
         queries = unique_queries(queries) or [question.strip()]
         if budget is None:
             budget = self.client.settings.source_budget
-        start = time.monotonic()
-        self._deadline = start + budget if budget else None
+        self._deadline = time.monotonic() + budget if budget else None
         try:
             return self._search(queries, limit, year_range, budget or None)
         finally:
