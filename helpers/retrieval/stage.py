@@ -61,7 +61,8 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
     from .sources.online import search_all
 
     method = None if params.retrieval_method == "default" else params.retrieval_method
-    online = [(s.name, s.limit) for s in params.sources if not s.name.startswith("local:")]
+    online = [(s.name, s.limit, s.budget or params.source_budget)
+              for s in params.sources if not s.name.startswith("local:")]
     by_name = {r.source: r for r in search_all(online, params.question, plan.queries, params.year_range)}
     results = []
     for spec in params.sources:
@@ -86,11 +87,10 @@ def criteria_query(params: Params) -> str | None:
 
 
 def plan_queries(params: Params) -> QueryPlan:
-    """The question's query plan plus the criteria query and the params' own extra queries."""
+    """The question's query plan plus the criteria query and the params' own extra queries, none twice."""
     plan = build_query_plan(params.question, params.extra_terms)
     for q in [criteria_query(params), *params.extra_queries]:
-        if q and q not in plan.facets:
-            plan.facets.append(q)
+        plan.add(q)  # skipped when the plan already holds it (compared normalised)
     return plan
 
 
