@@ -227,6 +227,10 @@ class HttpClient:
             ignored_parameters=list(SECRET_PARAMS),
             match_headers=False,
             allowable_codes=(200,),
+            # several processes (notebook kernels, batch workers) share this file: WAL lets readers go on while
+            # one writes, and a writer waits up to 30 s for another's write instead of failing at once
+            wal=True,
+            busy_timeout=30_000,
         )
         self.cache = self._cached.cache
         self.net = requests.Session()
