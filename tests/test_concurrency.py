@@ -1,6 +1,6 @@
 """State shared by concurrent processes (batch workers, notebook kernels) stays correct: one builder per corpus
 store, embedding cache and registry while the others wait; the HTTP cache and review files take concurrent
-writers.
+writers; the verifier and embedder use the thread count they are given.
 
 The lock tests hold the lock in this process, start the child processes, wait until each is about to open the
 shared file, and check that none builds while the lock is held; after it is released exactly one builds.
@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from helpers.locks import build_lock
 
@@ -148,4 +150,22 @@ def test_http_cache_takes_concurrent_writers(tmp_path, httpserver):
                              capture_output=True, text=True, timeout=60)
     assert offline.returncode == 0, offline.stderr[-2000:]
     assert int(offline.stdout.split()[-1]) == sum(range(40)) and len(httpserver.log) == served  # all cached
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_ort_threads_reach_the_verifier_and_the_embedder(threads, monkeypatch):
+    from helpers.retrieval.embed import Embedder
+    from helpers.verification.crossencoder import CrossEncoder
+
+    monkeypatch.setenv("WORKBENCH_ORT_THREADS", threads)
+    sessions = CrossEncoder().sessions + [Embedder().session]
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [int(threads)] * len(sessions)
+
+
+def test_verifier_without_a_thread_setting_keeps_onnxruntimes_default(monkeypatch):
+    from helpers.verification.crossencoder import CrossEncoder
+
+    monkeypatch.delenv("WORKBENCH_ORT_THREADS", raising=False)
+    assert CrossEncoder().sessions[0].get_session_options().intra_op_num_threads == 0
+    assert CrossEncoder(threads=3).sessions[0].get_session_options().intra_op_num_threads == 3
 
