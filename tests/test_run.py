@@ -81,3 +81,19 @@ def test_failed_notebook_keeps_last_good_outputs(run_dir: Path, tmp_path, monkey
     assert exc.value.cell is not None
     assert (run_dir / "report.md").read_text() == before
     assert not list(run_dir.parent.glob(".*staging*"))
+
+
+def test_kernels_are_started_with_transport_encryption(monkeypatch):
+    """ipykernel warns on every start that TCP is unencrypted; papermill's kernels ask for CurveZMQ keys instead
+    (the warning's own advice), and fall back to the plain manager where pyzmq lacks CURVE."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    runner.kernel_manager_class.cache_clear()
+    km = runner.kernel_manager_class()(kernel_name="python3")
+    assert issubclass(type(km), AsyncKernelManager) and km.transport_encryption == "auto"
+    assert km._kernel_supports_curve_encryption()  # the python3 kernelspec declares it, so keys are provisioned
+    runner.kernel_manager_class.cache_clear()
+    monkeypatch.setattr(zmq, "has", lambda feature: False)
+    assert runner.kernel_manager_class() is AsyncKernelManager
+    runner.kernel_manager_class.cache_clear()
