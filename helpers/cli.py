@@ -211,5 +211,25 @@ def eval_verify(
     typer.echo(f"predictions: {out}")
 
 
+@eval_app.command("batch")
+def eval_batch_cmd(
+    params_files: list[Path] = typer.Argument(..., help="the questions (e.g. params/bench/*.yaml)"),
+    workers: list[int] = typer.Option([1, 2], "--workers", help="worker counts to compare, in order (repeat the option)"),
+    out: Path = typer.Option(None, help="output root (default: outputs/bench-batch/); one folder per worker count"),
+) -> None:
+    """Run the same batch with 1 worker, then 2 (or the counts given), all questions forced; print wall times,
+    the ratio, the per-question median and the machine's load average."""
+    from . import config
+    from .batch.bench import bench_batch, table
+    from .batch.plan import BatchError
+    from .batch.task import cpu_count
+
+    try:
+        rows = bench_batch(params_files, workers, Path(out or config.outputs_dir() / "bench-batch"))
+    except BatchError as exc:
+        _fail(exc)
+    typer.echo(table(rows, len(params_files), cpu_count()))
+
+
 if __name__ == "__main__":
     app()
