@@ -7,8 +7,8 @@ One `HttpClient` per process (`get_client()`) serves every source:
   retried with exponential back-off and full jitter (tenacity); a `Retry-After` header is honoured, capped;
 * a rate limit per source is shared across processes (pyrate-limiter, SQLite bucket under the cache dir),
   because papermill runs each notebook in its own process;
-* a response is cached (requests-cache, SQLite under ``cache_dir()/http``) only after it parsed, so a re-run
-  is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
+* a response is cached (requests-cache, SQLite under ``cache_dir()/http``, WAL mode so that many processes share
+  it) only after it parsed, so a re-run is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
   and redacted from the stored requests;
 * a fault that survives the retries becomes a one-line `SourceError` whose text never carries a secret.
 
