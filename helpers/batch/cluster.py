@@ -81,8 +81,9 @@ def run_batch(params_files: list[str | Path], *, workers: int | None = None, sch
     index_dir = out_root / f"batch-{name}"
     rows = {q.slug: {"status": "queued"} for q in questions}
     todo: list[Question] = []
+    corpora: dict[str, dict] = {}
     for q in questions:
-        why = None if force else staleness(q, out_root)
+        why = None if force else staleness(q, out_root, corpora)
         if force or why:
             todo.append(q)
         else:

@@ -19,7 +19,7 @@ from .plan import Question, read_manifest
 COLUMNS = ["slug", "question", "status", "answer", "certainty", "overall_score", "included", "claims", "run_s",
            "outputs_from", "report", "notebooks", "error", "worker", "ort_threads"]
 STATUS_TEXT = {"done": "done", "current": "current (skipped)", "failed": "failed", "not run": "not run",
-               "queued": "queued", "running": "running"}
+               "queued": "queued", "running": "queued or running"}
 
 
 def _read_json(path: Path) -> dict:

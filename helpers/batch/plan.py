@@ -71,8 +71,10 @@ def read_manifest(out_dir: Path) -> dict | None:
         return None
 
 
-def staleness(question: Question, out_root: Path) -> str | None:
-    """Why `outputs/<slug>/` is not current for this question (a short phrase), or None when it is."""
+def staleness(question: Question, out_root: Path, corpora_seen: dict[str, dict] | None = None) -> str | None:
+    """Why `outputs/<slug>/` is not current for this question (a short phrase), or None when it is.
+    `corpora_seen` keeps each corpus's fingerprint across the questions of one batch (each is a sha256 of the
+    corpus file)."""
     out_dir = Path(out_root) / question.slug
     manifest = read_manifest(out_dir)
     if manifest is None:
@@ -85,10 +87,13 @@ def staleness(question: Question, out_root: Path) -> str | None:
         return "params changed"
     if manifest.get("code_version") != code_version():
         return f"code version changed ({manifest.get('code_version')} -> {code_version()})"
+    seen = {} if corpora_seen is None else corpora_seen
     try:
-        corpora = corpus_fingerprints([s.name for s in question.params.sources])
+        for name in {s.name for s in question.params.sources} - set(seen):
+            seen[name] = corpus_fingerprints([name]).get(name)
     except WorkbenchError as exc:
         return f"corpus unavailable ({exc})"
+    corpora = {s.name: seen[s.name] for s in question.params.sources if seen.get(s.name) is not None}
     if manifest.get("corpora") != corpora:
         return "corpus changed"
     if manifest.get("reviews") != reviews_fingerprint(question.slug):
