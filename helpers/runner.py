@@ -56,24 +56,35 @@ def render_html(notebook: Path, html_path: Path) -> None:
 
 @lru_cache(maxsize=1)
 def kernel_manager_class() -> type:
-    """The kernel manager papermill starts each notebook's kernel with: jupyter_client's own, asking for
-    CurveZMQ transport encryption (`transport_encryption="auto"`: keys are provisioned when the kernelspec declares
-    support, as ipykernel's does). Without it, ipykernel >= 7.3 warns on every start that its TCP sockets are
-    unencrypted. Older jupyter_client or a pyzmq built without CURVE: the plain manager (and older kernels do not
-    warn)."""
+    """The kernel manager papermill starts each notebook's kernel with: jupyter_client's own, with two changes
+    that keep the kernel from printing alarms that are not errors.
+
+    * It asks for CurveZMQ transport encryption (`transport_encryption="auto"`: keys are provisioned when the
+      kernelspec declares support, as ipykernel's does). Without it, ipykernel >= 7.3 warns on every start that
+      its TCP sockets are unencrypted. (Older jupyter_client or a pyzmq without CURVE: not asked; older kernels do
+      not warn.)
+    * Shutting down, it sends no SIGINT first. jupyter_client interrupts a kernel before asking it to shut down;
+      papermill shuts a kernel down only after its notebook has finished, when nothing runs, and on a loaded
+      machine the signal can land while the kernel is still handling a message, which it then logs as
+      "KeyboardInterrupt caught in kernel." An interrupt while the kernel is not shutting down (a cell timeout)
+      is sent as before."""
     import zmq
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    if "transport_encryption" not in AsyncKernelManager.class_trait_names() or not zmq.has("curve"):
-        return AsyncKernelManager
+    encrypt = "transport_encryption" in AsyncKernelManager.class_trait_names() and zmq.has("curve")
 
-    class EncryptedKernelManager(AsyncKernelManager):
-        @default("transport_encryption")
-        def _default_transport_encryption(self) -> str:
-            return "auto"
+    class WorkbenchKernelManager(AsyncKernelManager):
+        if encrypt:
+            @default("transport_encryption")
+            def _default_transport_encryption(self) -> str:
+                return "auto"
 
-    return EncryptedKernelManager
+        async def _async_interrupt_kernel(self) -> None:
+            if not getattr(self, "shutting_down", False):
+                await super()._async_interrupt_kernel()
+
+    return WorkbenchKernelManager
 
 
 def _execution_error(exc: Exception, notebook: str) -> RunError:
