@@ -6,7 +6,8 @@ run per output folder at a time (a file lock `.<slug>.lock` beside it): a second
 and the staging folder a killed run left behind is removed by the next one.
 
 Kernels talk to papermill over CurveZMQ-encrypted sockets where jupyter_client and the kernel support it, so the
-kernel has nothing to warn about ("Kernel is running over TCP without encryption").
+kernel has nothing to warn about ("Kernel is running over TCP without encryption"), and are shut down without a
+SIGINT (see `kernel_manager_class`).
 """
 
 from __future__ import annotations

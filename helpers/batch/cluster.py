@@ -108,7 +108,7 @@ def run_batch(params_files: list[str | Path], *, workers: int | None = None, sch
         plan = ort_threads or thread_plan(info, client.run(cpu_count))
         meta["workers"] = f"{len(info)} (scheduler {client.scheduler.address})"
         threads = sorted(set(plan.values())) if isinstance(plan, dict) else [plan]
-        echo(f"batch {name}: {len(todo)} of {len(questions)} questions on {len(info)} workers "
+        echo(f"batch {name}: {len(todo)} of {len(questions)} questions on {len(info)} worker{'s' * (len(info) != 1)} "
              f"({'/'.join(map(str, threads))} ONNX threads each); dashboard {client.dashboard_link}")
         publish()
         futures = [client.submit(run_question, str(q.path), q.slug, str(out_root), plan, pure=False,
