@@ -164,3 +164,14 @@ def test_index_page_escapes_every_text():
 def test_fixture_questions_are_valid():
     names = [load_params(p).slug for p in sorted(BATCH.glob("*.yaml"))]
     assert names == ["batch-broken", "batch-draft", "batch-experts", "batch-speculative"]
+
+
+def test_bench_table_gives_each_ratio_against_the_first_row():
+    from helpers.batch.bench import BenchRow, table
+
+    rows = [BenchRow(1, 100.0, 12.0, 8, 0, "2", (1.0, 1.0, 1.0), (2.0, 1.5, 1.0)),
+            BenchRow(2, 62.5, 14.0, 8, 0, "1", (2.0, 1.5, 1.0), (3.0, 2.0, 1.5))]
+    lines = table(rows, 8, 2).splitlines()
+    assert lines[0].startswith("8 questions, 2 cores")
+    assert lines[-2] == "| 1 | 2 | 100.0 | 1.00x | 12.0 | 8 | 0 | 1.0/1.0/1.0 | 2.0/1.5/1.0 |"
+    assert lines[-1] == "| 2 | 1 | 62.5 | 1.60x | 14.0 | 8 | 0 | 2.0/1.5/1.0 | 3.0/2.0/1.5 |"
