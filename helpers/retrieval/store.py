@@ -154,8 +154,11 @@ class CorpusStore:
             meta = {"name": name, "source": str(source), "fingerprint": fingerprint(source), "n_docs": str(len(seen))}
             con.executemany("INSERT INTO meta VALUES (?,?)", meta.items())
             con.commit()
-        finally:
+        except BaseException:
             con.close()
+            tmp.unlink(missing_ok=True)  # a bad line or an interrupt: no half-built file is left behind
+            raise
+        con.close()
         os.replace(tmp, db_path)
         return cls(db_path, name)
 
