@@ -9,8 +9,8 @@ One `HttpClient` per process (`get_client()`) serves every source:
   runs and no timeout or rate-limit wait reaches past it;
 * a rate limit per source is shared across processes (pyrate-limiter, SQLite bucket under the cache dir),
   because papermill runs each notebook in its own process;
-* a response is cached (requests-cache, SQLite under ``cache_dir()/http``) only after it parsed, so a re-run
-  is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
+* a response is cached (requests-cache, SQLite under ``cache_dir()/http``, WAL mode so that many processes share
+  it) only after it parsed, so a re-run is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
   and redacted from the stored requests;
 * a fault that survives the retries becomes a one-line `SourceError` whose text never carries a secret and
   whose `kind` says whether the host looked down (timeouts, connection errors, 408/5xx), throttled, ...
@@ -267,6 +267,10 @@ class HttpClient:
             ignored_parameters=list(SECRET_PARAMS),
             match_headers=False,
             allowable_codes=(200,),
+            # several processes (notebook kernels, batch workers) share this file: WAL lets readers go on while
+            # one writes, and a writer waits up to 30 s for another's write instead of failing at once
+            wal=True,
+            busy_timeout=30_000,
         )
         self.cache = self._cached.cache
         self.net = requests.Session()
