@@ -81,7 +81,8 @@ def run_cmd(
     failed = 0
     for f in params_files:
         try:
-            result = run(f, out_root=out, archive=archive)
+            result = run(f, out_root=out, archive=archive,
+                         on_notebook=lambda slug, nb, secs: typer.echo(f"{slug}: {nb} done ({secs:.1f} s)"))
         except WorkbenchError as exc:
             typer.secho(f"error: {f}: {exc}", fg=typer.colors.RED, err=True)
             failed += 1
@@ -118,6 +119,44 @@ def new_cmd(
     write_text(path, text)
     typer.echo(text)
     typer.echo(f"wrote {path}; edit it, then: workbench run {path}")
+
+
+@app.command("batch")
+def batch_cmd(
+    params_files: list[Path] = typer.Argument(..., help="the questions: params/*.yaml files"),
+    workers: int = typer.Option(None, "--workers", help="worker processes of the local cluster (default: one per core, "
+                                "at most one per question)"),
+    scheduler: str = typer.Option(None, "--scheduler", help="address of an existing Dask scheduler (tcp://host:8786) "
+                                  "instead of a local cluster"),
+    name: str = typer.Option(None, "--name", help="the index goes to outputs/batch-NAME/ (default: the params folder's name)"),
+    force: bool = typer.Option(False, "--force", help="run every question, also those whose outputs are current"),
+    ort_threads: int = typer.Option(None, "--ort-threads", help="ONNX threads per worker (default: the machine's cores "
+                                    "divided by the questions it runs at once)"),
+    out: Path = typer.Option(None, help="output root (default: outputs/)"),
+    dashboard: str = typer.Option("127.0.0.1:8787", "--dashboard", help="where the local cluster serves its dashboard "
+                                  "(:0 picks a free port)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar over the questions"),
+) -> None:
+    """Run many questions as Dask tasks (one per question) on a local cluster or an existing one; write
+    outputs/batch-NAME/index.html and summary.csv. Questions whose outputs are current are skipped."""
+    from .batch.cluster import run_batch
+    from .batch.plan import BatchError
+    from .errors import WorkbenchError
+
+    try:
+        result = run_batch(params_files, workers=workers, scheduler=scheduler, name=name, force=force,
+                           ort_threads=ort_threads, out_root=out, dashboard=dashboard, progress=progress,
+                           echo=typer.echo)
+    except BatchError as exc:  # every invalid file, one line each; nothing ran
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    except WorkbenchError as exc:
+        _fail(exc)
+    if result.interrupted:
+        raise typer.Exit(code=130)
+    if result.count("failed"):
+        raise typer.Exit(code=1)
 
 
 @app.command("review")
@@ -219,6 +258,26 @@ def eval_stance(
         _fail(exc)
     typer.echo(report(rows, len(load_pubmedqa(pubmedqa))) if rows else "no gold labels: predictions only")
     typer.echo(f"predictions: {out}")
+
+
+@eval_app.command("batch")
+def eval_batch_cmd(
+    params_files: list[Path] = typer.Argument(..., help="the questions (e.g. params/bench/*.yaml)"),
+    workers: list[int] = typer.Option([1, 2], "--workers", help="worker counts to compare, in order (repeat the option)"),
+    out: Path = typer.Option(None, help="output root (default: outputs/bench-batch/); one folder per worker count"),
+) -> None:
+    """Run the same batch with 1 worker, then 2 (or the counts given), all questions forced; print wall times,
+    the ratio, the per-question median and the machine's load average."""
+    from . import config
+    from .batch.bench import bench_batch, table
+    from .batch.plan import BatchError
+    from .batch.task import cpu_count
+
+    try:
+        rows = bench_batch(params_files, workers, Path(out or config.outputs_dir() / "bench-batch"))
+    except BatchError as exc:
+        _fail(exc)
+    typer.echo(table(rows, len(params_files), cpu_count()))
 
 
 if __name__ == "__main__":

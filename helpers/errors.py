@@ -20,10 +20,13 @@ class StoreError(WorkbenchError):
 
 
 class SourceError(WorkbenchError):
-    """A scholarly source failed after its retries."""
+    """A scholarly source failed after its retries; `kind` says how (``down``: timeouts, connection errors,
+    408/5xx; ``throttled``: 429/425; ``bad_body``; ``refused``: other 4xx; ``offline``; ``budget``), `attempts`
+    how many requests were sent, and `out_of_time` whether the source's time budget ended the retries."""
 
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
+    def __init__(self, source: str, message: str, kind: str = "other", attempts: int = 0,
+                 out_of_time: bool = False) -> None:
+        self.source, self.kind, self.attempts, self.out_of_time = source, kind, attempts, out_of_time
         super().__init__(f"{source}: {message}")
 
 

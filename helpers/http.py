@@ -2,21 +2,26 @@
 
 One `HttpClient` per process (`get_client()`) serves every source:
 
-* every request has a (connect, read) timeout;
+* every request has a short connect timeout and a longer read timeout;
 * 429, 5xx, timeouts, connection errors and unparseable bodies (truncated JSON, an HTML error page) are
   retried with exponential back-off and full jitter (tenacity); a `Retry-After` header is honoured, capped;
+* a caller may pass a deadline (a source's time budget): no attempt starts, no back-off or Retry-After sleep
+  runs and no timeout or rate-limit wait reaches past it;
 * a rate limit per source is shared across processes (pyrate-limiter, SQLite bucket under the cache dir),
   because papermill runs each notebook in its own process;
-* a response is cached (requests-cache, SQLite under ``cache_dir()/http``) only after it parsed, so a re-run
-  is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
+* a response is cached (requests-cache, SQLite under ``cache_dir()/http``, WAL mode so that many processes share
+  it) only after it parsed, so a re-run is reproducible and works offline; secret parameters (API keys, contact e-mail) are left out of cache keys
   and redacted from the stored requests;
-* a fault that survives the retries becomes a one-line `SourceError` whose text never carries a secret.
+* a fault that survives the retries becomes a one-line `SourceError` whose text never carries a secret and
+  whose `kind` says whether the host looked down (timeouts, connection errors, 408/5xx), throttled, ...
 
-Knobs (environment): ``WORKBENCH_HTTP_TIMEOUT`` (s, default 30), ``WORKBENCH_HTTP_RETRIES`` (extra attempts,
+Knobs (environment): ``WORKBENCH_HTTP_TIMEOUT`` (read timeout, s, default 30),
+``WORKBENCH_HTTP_CONNECT_TIMEOUT`` (s, default 5, at most the read timeout), ``WORKBENCH_HTTP_RETRIES`` (extra attempts,
 default 4), ``WORKBENCH_HTTP_BACKOFF`` (base delay s, default 1), ``WORKBENCH_HTTP_BACKOFF_MAX`` (s, default 30),
 ``WORKBENCH_HTTP_RETRY_AFTER_MAX`` (cap on Retry-After, s, default 60), ``WORKBENCH_HTTP_CACHE``
 (``on`` | ``off`` | ``refresh`` | ``offline``), ``WORKBENCH_HTTP_CACHE_DAYS`` (expiry; default never),
-``WORKBENCH_<SOURCE>_RATE`` (requests per second, or ``N/SECONDS``).
+``WORKBENCH_<SOURCE>_RATE`` (requests per second, or ``N/SECONDS``), ``WORKBENCH_SOURCE_BUDGET`` (s each
+online source may spend on one search, default 60; ``0`` for none; read here, spent in `sources.web`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import logging
 import os
 import random
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +43,7 @@ import requests
 import requests_cache
 from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
 
 from .config import cache_dir
 from .errors import SourceError
@@ -70,6 +78,8 @@ DEFAULT_RATES: dict[str, tuple[int, float]] = {
     "pubmed": (3, 1),  # 10/s with an API key
 }
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+THROTTLE_STATUS = frozenset({425, 429})  # "slow down", not "down": these never open a source's circuit
+DEFAULT_SOURCE_BUDGET = 60.0
 
 
 def env_secret(name: str) -> str | None:
@@ -127,10 +137,11 @@ for _name in ("urllib3.connectionpool", "requests_cache", __name__):
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """Timeouts, retries, back-off and cache behaviour; `from_env()` reads the WORKBENCH_HTTP_* knobs."""
+    """Timeouts, retries, back-off, cache behaviour, rates and the sources' time budget; `from_env()` reads the
+    WORKBENCH_HTTP_*, WORKBENCH_<SOURCE>_RATE and WORKBENCH_SOURCE_BUDGET knobs."""
 
-    timeout: float = 30.0
-    connect_timeout: float = 10.0
+    timeout: float = 30.0  # read timeout: the longest wait for the server's next bytes
+    connect_timeout: float = 5.0  # TCP/TLS connect (two SYN retransmissions fit in 5 s)
     retries: int = 4
     backoff: float = 1.0
     backoff_max: float = 30.0
@@ -138,6 +149,7 @@ class HttpSettings:
     cache: str = "on"  # on | off | refresh | offline
     cache_days: float | None = None
     rates: tuple[tuple[str, int, float], ...] = field(default_factory=tuple)
+    source_budget: float | None = DEFAULT_SOURCE_BUDGET  # s per online source and search; None: no budget
 
     @classmethod
     def from_env(cls) -> HttpSettings:
@@ -150,9 +162,10 @@ class HttpSettings:
         cache = os.environ.get("WORKBENCH_HTTP_CACHE", "on").strip().lower() or "on"
         if cache not in {"on", "off", "refresh", "offline"}:
             cache = "on"
+        budget = _env_float("WORKBENCH_SOURCE_BUDGET", DEFAULT_SOURCE_BUDGET)
         return cls(
             timeout=timeout,
-            connect_timeout=min(10.0, timeout),
+            connect_timeout=min(_env_float("WORKBENCH_HTTP_CONNECT_TIMEOUT", 5.0), timeout),
             retries=max(0, int(_env_float("WORKBENCH_HTTP_RETRIES", 4))),
             backoff=_env_float("WORKBENCH_HTTP_BACKOFF", 1.0),
             backoff_max=_env_float("WORKBENCH_HTTP_BACKOFF_MAX", 30.0),
@@ -160,6 +173,7 @@ class HttpSettings:
             cache=cache,
             cache_days=float(days) if days else None,
             rates=rates,
+            source_budget=budget if budget > 0 else None,
         )
 
     def rate(self, source: str) -> tuple[int, float]:
@@ -170,16 +184,34 @@ class HttpSettings:
 
 
 class RetryableError(Exception):
-    """A fault worth retrying (429, 5xx, timeout, connection error, unparseable body)."""
+    """A fault worth retrying (429, 5xx, timeout, connection error, unparseable body); `kind` as in
+    `SourceError` (``down``, ``throttled``, ``bad_body``)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, kind: str = "down") -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.kind = kind
 
 
 class FatalHttpError(Exception):
     """A fault that retrying will not fix (most 4xx)."""
+
+
+class OutOfTime(Exception):
+    """The caller's deadline came before the next attempt could start."""
+
+
+class stop_at_deadline(stop_base):
+    """Stop retrying when the next sleep would end at or past `deadline` (monotonic seconds; None: never)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if self.deadline is None:
+            return False
+        return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -198,6 +230,14 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _secs(x: float) -> str:
+    return f"{round(x, 1):g}"
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
 
 
 def backoff_wait(settings: HttpSettings, attempt: int, retry_after: float | None) -> float:
@@ -227,6 +267,10 @@ class HttpClient:
             ignored_parameters=list(SECRET_PARAMS),
             match_headers=False,
             allowable_codes=(200,),
+            # several processes (notebook kernels, batch workers) share this file: WAL lets readers go on while
+            # one writes, and a writer waits up to 30 s for another's write instead of failing at once
+            wal=True,
+            busy_timeout=30_000,
         )
         self.cache = self._cached.cache
         self.net = requests.Session()
@@ -234,6 +278,7 @@ class HttpClient:
         self._limiters: dict[str, Limiter] = {}
         self._lock = threading.Lock()
         self.network_calls = 0  # real requests sent by this client (for provenance and tests)
+        self.sent: Counter[str] = Counter()  # the same, per source
 
     # -- rate limit -------------------------------------------------------------------------------------
     def _limiter(self, source: str) -> Limiter:
@@ -250,11 +295,16 @@ class HttpClient:
                 self._limiters[source] = Limiter(bucket)
             return self._limiters[source]
 
-    def _acquire(self, source: str) -> None:
+    def _acquire(self, source: str, deadline: float | None = None) -> None:
         n, per = self.settings.rate(source)
         wait_limit = max(60.0, 4 * per)
-        if not self._limiter(source).try_acquire(source, blocking=True, timeout=wait_limit):
-            raise RetryableError(f"rate limiter gave no slot within {wait_limit:.0f} s")
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise OutOfTime
+        if not self._limiter(source).try_acquire(source, blocking=True, timeout=min(wait_limit, left or wait_limit)):
+            if left is not None and left <= wait_limit:
+                raise OutOfTime
+            raise RetryableError(f"rate limiter gave no slot within {_secs(wait_limit)} s", kind="throttled")
 
     def cache_key(self, url: str, params: Mapping[str, Any]) -> str:
         """The cache key of a GET: URL and parameters with the secret ones left out altogether (so adding,
@@ -271,8 +321,13 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         parse: Callable[[bytes], T] = lambda b: b,  # type: ignore[assignment,return-value]
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> T:
-        """GET `url` and return `parse(body)`; cached, rate-limited and retried. Raises `SourceError`."""
+        """GET `url` and return `parse(body)`; cached, rate-limited and retried. Raises `SourceError`.
+
+        `deadline` (a `time.monotonic()` value): no attempt starts after it, and no sleep or wait reaches past it;
+        a `SourceError` raised because of it has ``out_of_time`` set (its message names the last fault, if any).
+        """
         s = self.settings
         params, headers = dict(params or {}), dict(headers or {})
         prepared = self.net.prepare_request(requests.Request("GET", url, params=params, headers=headers))
@@ -285,33 +340,46 @@ class HttpClient:
                 except Exception:  # a bad body slipped into the cache: forget it and fetch again
                     self.cache.delete(key)
             if s.cache == "offline":
-                raise SourceError(source, "not in the HTTP cache and WORKBENCH_HTTP_CACHE=offline")
+                raise SourceError(source, "not in the HTTP cache and WORKBENCH_HTTP_CACHE=offline", "offline")
+
+        attempts: list[RetryableError | None] = []  # one entry per attempt: its fault, None if it worked
 
         def attempt_once() -> T:
-            self._acquire(source)
+            attempts.append(None)
+            self._acquire(source, deadline)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise OutOfTime
+            connect, read = (s.connect_timeout, s.timeout) if left is None else (
+                min(s.connect_timeout, left), min(s.timeout, left))
             with self._lock:
                 self.network_calls += 1
+                self.sent[source] += 1
             try:
                 # proxies and CA bundle from the environment, as Session.request would apply them
                 env = self.net.merge_environment_settings(prepared.url, {}, None, None, None)
-                resp = self.net.send(prepared, timeout=(s.connect_timeout, s.timeout), **env)
+                resp = self.net.send(prepared, timeout=(connect, read), **env)
+            except requests.ConnectTimeout as exc:  # before Timeout: it is both a Timeout and a ConnectionError
+                raise fault(RetryableError(f"connect timed out after {_secs(connect)} s")) from exc
             except requests.Timeout as exc:
-                raise RetryableError(f"timed out after {s.timeout:g} s") from exc
+                raise fault(RetryableError(f"timed out after {_secs(read)} s")) from exc
             except requests.RequestException as exc:  # connection refused/reset, truncated transfer, ...
-                raise RetryableError(f"connection error ({type(exc).__name__})") from exc
+                raise fault(RetryableError(f"connection error ({type(exc).__name__})")) from exc
             if resp.status_code in RETRY_STATUS or resp.status_code >= 500:
-                raise RetryableError(
-                    f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After"))
-                )
+                kind = "throttled" if resp.status_code in THROTTLE_STATUS else "down"
+                raise fault(RetryableError(
+                    f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After")), kind
+                ))
             if resp.status_code != 200:
                 raise FatalHttpError(f"HTTP {resp.status_code}")
             try:
                 parsed = parse(resp.content)
             except Exception as exc:
                 ctype = resp.headers.get("Content-Type", "?").split(";")[0]
-                raise RetryableError(
-                    f"unparseable response body ({ctype}, {len(resp.content)} bytes: {type(exc).__name__})"
-                ) from exc
+                raise fault(RetryableError(
+                    f"unparseable response body ({ctype}, {len(resp.content)} bytes: {type(exc).__name__})",
+                    kind="bad_body",
+                )) from exc
             if s.cache != "off":
                 expires = datetime.now(UTC) + timedelta(days=s.cache_days) if s.cache_days else None
                 self.cache.save_response(resp, cache_key=key, expires=expires)
@@ -327,8 +395,12 @@ class HttpClient:
                 state.next_action.sleep if state.next_action else 0.0,
             )
 
+        def fault(exc: RetryableError) -> RetryableError:
+            attempts[-1] = exc
+            return exc
+
         retrying = Retrying(
-            stop=stop_after_attempt(s.retries + 1),
+            stop=stop_after_attempt(s.retries + 1) | stop_at_deadline(deadline),
             wait=lambda st: backoff_wait(
                 s, st.attempt_number, getattr(st.outcome.exception(), "retry_after", None)
             ),
@@ -338,10 +410,17 @@ class HttpClient:
         )
         try:
             return retrying(attempt_once)
-        except RetryableError as exc:
-            raise SourceError(source, redact(f"{exc.message} after {s.retries + 1} attempts")) from None
+        except RetryableError as exc:  # every attempt failed, or the deadline left no room for another
+            n = len(attempts)
+            early = n < s.retries + 1
+            raise SourceError(source, redact(f"{exc.message} after {_attempts(n)}"), exc.kind, n, early) from None
+        except OutOfTime:  # the deadline came before the next attempt could be sent
+            n = len(attempts) - 1
+            last = attempts[-2] if n else None
+            text = f"{last.message} after {_attempts(n)}" if last else "deadline reached before the request was sent"
+            raise SourceError(source, redact(text), last.kind if last else "budget", n, out_of_time=True) from None
         except FatalHttpError as exc:
-            raise SourceError(source, redact(str(exc))) from None
+            raise SourceError(source, redact(str(exc)), "refused", len(attempts)) from None
 
     def close(self) -> None:
         self.net.close()

@@ -1,7 +1,9 @@
-"""Provenance written by every run: params, code version, package versions, corpus fingerprints, timings."""
+"""Provenance written by every run: params, code version, package versions, corpus fingerprints, the review
+decisions it read, timings."""
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from importlib import metadata
@@ -45,3 +47,13 @@ def corpus_fingerprints(source_names: list[str]) -> dict[str, dict]:
             out[name] = {"fingerprint": meta.get("fingerprint"), "n_docs": int(meta.get("n_docs", 0)),
                          "source_file": meta.get("source")}
     return out
+
+
+def reviews_fingerprint(slug: str) -> dict:
+    """sha256 and line count of the question's review-decisions file (`params/reviews/<slug>.jsonl`) as it is now;
+    a decision appended later changes it, so `workbench batch` re-runs the question instead of skipping it."""
+    from .review.decisions import reviews_path
+
+    path = reviews_path(slug)
+    data = path.read_bytes() if path.exists() else b""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}

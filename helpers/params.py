@@ -32,6 +32,11 @@ class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="`local:<corpus>` (e.g. local:arxiv-cs) or openalex, crossref, arxiv, semantic_scholar, pubmed")
     limit: int = Field(200, ge=1, le=2000, description="most records to take from this source")
+    budget: float | None = Field(
+        None, gt=0, le=3600,
+        description="seconds this online source may spend on its searches (overrides source_budget; "
+                    "ignored for local corpora)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -89,6 +94,11 @@ class Params(BaseModel):
                     "main sub-question")
     extra_terms: list[str] = Field(default_factory=list, description="terms added to the main search query")
     extra_queries: list[str] = Field(default_factory=list, description="further search queries, each run on its own")
+    source_budget: float | None = Field(
+        None, gt=0, le=3600,
+        description="seconds each online source may spend on its searches; when spent, the source stops, keeps "
+                    "what it fetched and is reported partial (default: WORKBENCH_SOURCE_BUDGET, else 60)",
+    )
     candidates: int = Field(200, ge=10, le=5000, description="records retrieved per query before screening")
     max_papers: int = Field(15, ge=1, le=200, description="most papers to include")
     min_papers: int = Field(5, ge=1, le=100, description="fewer relevant papers than this -> the report says evidence is insufficient")

@@ -1,7 +1,13 @@
 """`workbench run`: validate params, execute the four notebooks with papermill, render HTML, swap outputs in.
 
 Outputs are built in a staging folder beside `outputs/<slug>/` and swapped in only when every notebook
-succeeded, so a failed run leaves the last good outputs in place and says which notebook and cell failed.
+succeeded, so a failed run leaves the last good outputs in place and says which notebook and cell failed. One
+run per output folder at a time (a file lock `.<slug>.lock` beside it): a second run of the same question waits,
+and the staging folder a killed run left behind is removed by the next one.
+
+Kernels talk to papermill over CurveZMQ-encrypted sockets where jupyter_client and the kernel support it, so the
+kernel has nothing to warn about ("Kernel is running over TCP without encryption"), and are shut down without a
+SIGINT (see `kernel_manager_class`).
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from . import config
 from .atomic import replace_dir, write_text
 from .errors import RunError
-from .manifest import code_version, corpus_fingerprints, package_versions
+from .locks import build_lock
+from .manifest import code_version, corpus_fingerprints, package_versions, reviews_fingerprint
 from .params import Params, load_params
 
 NOTEBOOKS = ("01_retrieval", "02_claims", "03_scoring", "04_report")
@@ -57,6 +66,39 @@ def render_html(notebook: Path, html_path: Path, question: str | None = None) ->
     write_text(html_path, body)
 
 
+@lru_cache(maxsize=1)
+def kernel_manager_class() -> type:
+    """The kernel manager papermill starts each notebook's kernel with: jupyter_client's own, with two changes
+    that keep the kernel from printing alarms that are not errors.
+
+    * It asks for CurveZMQ transport encryption (`transport_encryption="auto"`: keys are provisioned when the
+      kernelspec declares support, as ipykernel's does). Without it, ipykernel >= 7.3 warns on every start that
+      its TCP sockets are unencrypted. (Older jupyter_client or a pyzmq without CURVE: not asked; older kernels do
+      not warn.)
+    * Shutting down, it sends no SIGINT first. jupyter_client interrupts a kernel before asking it to shut down;
+      papermill shuts a kernel down only after its notebook has finished, when nothing runs, and on a loaded
+      machine the signal can land while the kernel is still handling a message, which it then logs as
+      "KeyboardInterrupt caught in kernel." An interrupt while the kernel is not shutting down (a cell timeout)
+      is sent as before."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    encrypt = "transport_encryption" in AsyncKernelManager.class_trait_names() and zmq.has("curve")
+
+    class WorkbenchKernelManager(AsyncKernelManager):
+        if encrypt:
+            @default("transport_encryption")
+            def _default_transport_encryption(self) -> str:
+                return "auto"
+
+        async def _async_interrupt_kernel(self) -> None:
+            if not getattr(self, "shutting_down", False):
+                await super()._async_interrupt_kernel()
+
+    return WorkbenchKernelManager
+
+
 def _execution_error(exc: Exception, notebook: str) -> RunError:
     cell = getattr(exc, "exec_count", None)
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
@@ -64,18 +106,32 @@ def _execution_error(exc: Exception, notebook: str) -> RunError:
 
 
 def run(params_path: str | Path, out_root: Path | None = None, kernel: str = "python3", progress: bool = False,
-        archive: bool = False) -> RunResult:
-    """Run one question end to end into `<out_root>/<slug>/`."""
-    import papermill as pm
-
+        archive: bool = False, on_notebook: Callable[[str, str, float], None] | None = None) -> RunResult:
+    """Run one question end to end into `<out_root>/<slug>/`; `on_notebook(slug, notebook, seconds)` is called
+    as each notebook finishes."""
     params_path = Path(params_path).resolve()
     params: Params = load_params(params_path)  # raises ParamsError before anything runs
     out_root = Path(out_root or config.outputs_dir())
     out_root.mkdir(parents=True, exist_ok=True)
     target = out_root / params.slug
+    with build_lock(target):  # one run per output folder: the swap below renames `.<slug>.old` beside it
+        for stale in out_root.glob(f".{params.slug}.staging-*"):  # left by a killed run (none runs now)
+            shutil.rmtree(stale, ignore_errors=True)
+        timings = _run_notebooks(params_path, params, out_root, target, kernel, progress, on_notebook)
+    if archive:
+        make_archive(target)
+    return RunResult(params.slug, target, timings)
+
+
+def _run_notebooks(params_path: Path, params: Params, out_root: Path, target: Path, kernel: str, progress: bool,
+                   on_notebook: Callable[[str, str, float], None] | None) -> dict[str, float]:
+    """The four notebooks into a staging folder, the manifest, then the swap into `target`."""
+    import papermill as pm
+
     staging = Path(tempfile.mkdtemp(prefix=f".{params.slug}.staging-", dir=out_root))
     timings: dict[str, float] = {}
     started = time.time()
+    reviews = reviews_fingerprint(params.slug)  # before the notebooks read them: a later decision makes it stale
     try:
         nb_params = {"params_file": str(params_path), "out_dir": str(staging)}
         for name in NOTEBOOKS:
@@ -84,16 +140,19 @@ def run(params_path: str | Path, out_root: Path | None = None, kernel: str = "py
             try:
                 pm.execute_notebook(str(config.notebooks_dir() / f"{name}.ipynb"), str(executed),
                                     parameters=nb_params, kernel_name=kernel, progress_bar=progress,
-                                    cwd=str(config.notebooks_dir()), log_output=False)
+                                    cwd=str(config.notebooks_dir()), log_output=False,
+                                    kernel_manager_class=kernel_manager_class())
             except pm.PapermillExecutionError as exc:
                 raise _execution_error(exc, name) from None
             render_html(executed, staging / f"{name}.html", params.question)
             timings[name] = round(time.time() - t0, 2)
+            if on_notebook is not None:
+                on_notebook(params.slug, name, timings[name])
         timings["total"] = round(time.time() - started, 2)
         manifest = {
             "slug": params.slug, "params_file": str(params_path), "params": params.model_dump(),
             "code_version": code_version(), "packages": package_versions(),
-            "corpora": corpus_fingerprints([s.name for s in params.sources]),
+            "corpora": corpus_fingerprints([s.name for s in params.sources]), "reviews": reviews,
             "timings_s": timings, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_text(staging / "manifest.json", json.dumps(manifest, indent=1))
@@ -101,9 +160,7 @@ def run(params_path: str | Path, out_root: Path | None = None, kernel: str = "py
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if archive:
-        make_archive(target)
-    return RunResult(params.slug, target, timings)
+    return timings
 
 
 def make_archive(out_dir: Path) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -43,6 +44,25 @@ QUESTION_FILLER = frozenset(
 def topical_words(text: str) -> list[str]:
     """Content words without the words that only frame a question ("how", "effect", "improve", ...)."""
     return [w for w in content_words(text) if w not in QUESTION_FILLER]
+
+
+def query_key(query: str) -> str:
+    """A search query in the form two queries are compared in: Unicode NFKC, case-folded, whitespace collapsed,
+    sentence punctuation at either end dropped ("Speculative  decoding?" is "speculative decoding")."""
+    text = " ".join(unicodedata.normalize("NFKC", query or "").casefold().split())
+    return text.strip(" .,;:?!")
+
+
+def unique_queries(queries: Iterable[str | None]) -> list[str]:
+    """`queries` stripped, without blanks and without any query equal (by `query_key`) to an earlier one."""
+    seen: set[str] = set()
+    out = []
+    for q in queries:
+        key = query_key(q or "")
+        if key and key not in seen:
+            seen.add(key)
+            out.append((q or "").strip())
+    return out
 
 
 def stem(word: str) -> str:

@@ -85,12 +85,13 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 
 ENTRY_POINTS = {"helpers.cli", "helpers.runner", "helpers.manifest"}  # above every stage: they run it
+ENTRY_PACKAGES = ("helpers.batch",)  # `workbench batch` runs the runner, so it sits with the entry points
 
 
 def stage_of(module: str) -> str:
-    """`retrieval`, `verification`, ... for a stage's modules; `entry` for the CLI and runner; else `core`."""
+    """`retrieval`, `verification`, ... for a stage's modules; `entry` for the CLI, runner and batch; else `core`."""
     parts = module.split(".")
-    if module in ENTRY_POINTS:
+    if module in ENTRY_POINTS or any(module == p or module.startswith(f"{p}.") for p in ENTRY_PACKAGES):
         return "entry"
     return parts[1] if len(parts) > 2 else "core"
 

@@ -168,10 +168,21 @@ def test_failed_and_partial_sources_counted_for_prisma():
         "requested": 30,
         "missing": 29,
         "error": "arxiv: HTTP 500 after 3 attempts",
+        "stopped": None,
+        "skipped_queries": 0,
     }
     assert stats["per_source"]["pubmed"]["missing"] is None and stats["missing_unknown"] == ["pubmed"]
     assert stats["missing_records"] == 29
     assert stats["records_identified"] == 2 == len(papers)
+    # a source stopped before all its queries ran: what the skipped ones would have found is unknown
+    cut = SourceResult("crossref", [P("crossref", "Title number three about things", doi="10.1/3")],
+                       status="partial", error="crossref: HTTP 503 after 5 attempts; not answering, so 2 of 3 queries were skipped",
+                       requested=1, stopped="not answering", skipped_queries=2)
+    _, stats = merge_results([ok, partial, failed, cut, cut])
+    e = stats["per_source"]["crossref"]
+    assert e["missing"] is None and e["stopped"] == "not answering" and e["skipped_queries"] == 4
+    assert stats["partial_sources"] == ["arxiv", "crossref"] and stats["missing_unknown"] == ["pubmed", "crossref"]
+    assert stats["missing_records"] == 29
 
 
 def test_merge_is_pure_and_deterministic():

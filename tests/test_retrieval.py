@@ -14,12 +14,15 @@ from typer.testing import CliRunner
 from helpers import config
 from helpers.cli import app
 from helpers.evaluation.retrieval import evaluate, load_beir, write_trec
+from helpers.params import load_params, parse_params
 from helpers.retrieval.dense import DenseIndex, year_mask
 from helpers.retrieval.embed import DIM, normalise
 from helpers.retrieval.feedback import rm3_weights
 from helpers.retrieval.query import build_query_plan, facets
 from helpers.retrieval.search import minmax_fusion, rrf
+from helpers.retrieval.stage import plan_queries
 from helpers.retrieval.store import CorpusStore, Hit
+from helpers.text import query_key, unique_queries
 
 
 def hits(*ids: str) -> list[Hit]:
@@ -171,6 +174,40 @@ def test_query_plan_facets_and_api():
     assert "mixture-of-experts" in plan.main and "sparse" in plan.main and "does" not in plan.main.split()
     assert plan.facets == facets(q) and len(plan.facets) >= 2
     assert plan.expansion == [] and plan.queries == [plan.main, *plan.facets]
+
+
+def test_a_query_plan_never_holds_the_same_query_twice():
+    # a one-clause question: its only facet is the main query (issue 20: each source was asked twice)
+    q = "Does speculative decoding speed up large language model inference?"
+    plan = build_query_plan(q)
+    assert plan.queries == ["speculative decoding speed language model inference"] and plan.facets == []
+    assert not plan.add("  Speculative decoding SPEED language model   inference? ")  # the same, normalised
+    assert plan.add("speculative decoding draft model") and not plan.add("Speculative Decoding draft model.")
+    assert plan.queries == ["speculative decoding speed language model inference", "speculative decoding draft model"]
+    assert not plan.add("") and not plan.add(" ?! ") and not plan.add(None)
+    # the params' criteria and extra queries: repeats of the plan's queries (or of each other) are dropped
+    params = parse_params({
+        "question": q,
+        "criteria": {"include_any": [["speculative decoding", "draft model"], ["speedup", "latency"]]},
+        "extra_queries": ["SPECULATIVE DECODING speed language model inference", "draft model latency",
+                          "draft  model latency", "speculative decoding draft model speedup latency"],
+    })
+    queries = plan_queries(params).queries
+    assert queries == ["speculative decoding speed language model inference",
+                       "speculative decoding draft model speedup latency", "draft model latency"]
+    # normalising compares, it does not conflate different queries
+    assert query_key("C++ compilers") != query_key("C compilers")
+    assert query_key("speed-up decoding") != query_key("speed up decoding")
+    assert unique_queries(["a b", "A  b?", "b a", None, "  "]) == ["a b", "b a"]
+    # every shipped params file, and questions with repeated clauses, plan each query once
+    questions = [load_params(f) for f in sorted((config.REPO_ROOT / "params").glob("*.yaml"))]
+    questions += [parse_params({"question": t}) for t in (
+        "Do retrieval augmented models help, and do retrieval augmented models help?",
+        "Sparse expert routing: sparse expert routing versus dense models (dense models)?",
+    )]
+    for params in questions:
+        keys = [query_key(x) for x in plan_queries(params).queries]
+        assert len(keys) == len(set(keys)) and all(keys), params.question
 
 
 # -- the eval command end to end ------------------------------------------------------------------------

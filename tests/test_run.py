@@ -102,3 +102,38 @@ def test_failed_notebook_keeps_last_good_outputs(run_dir: Path, tmp_path, monkey
     assert exc.value.cell is not None
     assert (run_dir / "report.md").read_text() == before
     assert not list(run_dir.parent.glob(".*staging*"))
+
+
+def test_kernels_are_started_with_transport_encryption(monkeypatch):
+    """ipykernel warns on every start that TCP is unencrypted; papermill's kernels ask for CurveZMQ keys instead
+    (the warning's own advice), and do not ask where pyzmq lacks CURVE."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    runner.kernel_manager_class.cache_clear()
+    km = runner.kernel_manager_class()(kernel_name="python3")
+    assert isinstance(km, AsyncKernelManager) and km.transport_encryption == "auto"
+    assert km._kernel_supports_curve_encryption()  # the python3 kernelspec declares it, so keys are provisioned
+    runner.kernel_manager_class.cache_clear()
+    monkeypatch.setattr(zmq, "has", lambda feature: False)
+    assert runner.kernel_manager_class()(kernel_name="python3").transport_encryption == "disabled"
+    runner.kernel_manager_class.cache_clear()
+
+
+def test_kernel_is_not_interrupted_on_shutdown_but_still_on_a_timeout(monkeypatch):
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    sent = []
+
+    async def interrupt(self):
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    km = runner.kernel_manager_class()(kernel_name="python3")
+    km.shutting_down = False
+    asyncio.run(km._async_interrupt_kernel())  # e.g. nbclient's interrupt on a cell timeout
+    km.shutting_down = True
+    asyncio.run(km._async_interrupt_kernel())  # what shutdown_kernel sends before its shutdown request
+    assert sent == [False]

@@ -79,6 +79,15 @@ def test_a_failed_source_is_reported_and_the_rest_kept(env, online_params, tmp_p
     assert list(prisma["failed_sources"]) == ["openalex"] and "HTTP 500" in prisma["failed_sources"]["openalex"]
     assert prisma["identified_per_source"]["openalex"] == 0
     assert all(prisma["identified_per_source"][s] > 0 for s in ONLINE_SOURCES if s != "openalex")
+    # the first of the three planned queries used its retries; the circuit opened and the others were not sent
+    search = json.loads((out / "search.json").read_text())
+    oa = next(r for r in search["sources"] if r["source"] == "openalex")
+    assert len(oa["queries"]) == 3 and env.count("openalex") == 3
+    assert (oa["status"], oa["stopped"], oa["skipped_queries"]) == ("failed", "not answering", 2)
+    assert search["dedup"]["per_source"]["openalex"]["skipped_queries"] == 2
+    why = "openalex: HTTP 500 after 3 attempts; not answering, so 2 of 3 queries were skipped"
+    assert prisma["failed_sources"]["openalex"] == oa["error"] == why
     md = (out / "report.md").read_text()
     assert "Source openalex failed" in md and "openalex (failed" in md
+    assert f"Source openalex failed ({why}); its records are missing" in md
     assert consistency_problems(out) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +25,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from helpers.config import data_root
+from helpers.errors import ParamsError
 from helpers.http import HttpSettings, backoff_wait, get_client, parse_retry_after, redact, reset_clients
+from helpers.params import parse_params
 from helpers.retrieval.dedup import merge_results
 from helpers.retrieval.sources import get_source
 from helpers.retrieval.sources.online import search_all
@@ -505,6 +508,181 @@ def test_record_without_abstract_is_kept(env):
     r = get_source("openalex").search(QUESTION, [QUERY], LIMIT)
     assert len(r.records) == 4
     assert sorted(p.abstract == "" for p in r.records) == [False, False, False, True]
+
+
+# -- a dead source costs seconds: the circuit breaker, the time budget, split timeouts ----------------------
+
+QUERIES = [QUERY, "tool-using agents for chemistry", "language models in the chemistry lab"]
+# requests a healthy search over the three QUERIES sends (the replay answers every query alike, so
+# PubMed's efetch of the same PMIDs is a cache hit after the first query)
+HEALTHY_REQUESTS = {"openalex": 3, "crossref": 3, "arxiv": 9, "semantic_scholar": 3, "pubmed": 4}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def blackhole():
+    """A listening socket whose accept queue is full, so a further connect gets no answer (as a host behind a
+    dropped network does): only the connect timeout ends it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    fill = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        fill.append(c)
+    probe = socket.socket()
+    probe.settimeout(0.2)
+    try:
+        probe.connect(("127.0.0.1", port))
+        pytest.skip("this kernel completes connections beyond a full accept queue")
+    except TimeoutError:
+        pass
+    finally:
+        probe.close()
+    yield f"http://127.0.0.1:{port}"
+    for c in [*fill, srv]:
+        c.close()
+
+
+def _search_all_three(budget: float | None = None):
+    specs = [(name, LIMIT, budget) for name in ONLINE_SOURCES]
+    return {r.source: r for r in search_all(specs, QUESTION, QUERIES)}
+
+
+@pytest.mark.parametrize(
+    ("broken", "kind"),
+    # the black hole is the HTTP layer's alone (the connect timeout); the others run through every adapter
+    [(b, k) for k in ("500", "hang", "refused") for b in ONLINE_SOURCES] + [("arxiv", "blackhole"), ("pubmed", "blackhole")],
+)
+def test_a_dead_source_gets_one_query_s_retries_then_its_circuit_opens(env, monkeypatch, request, broken, kind):
+    if kind == "hang":
+        monkeypatch.setenv("WORKBENCH_HTTP_TIMEOUT", str(TIMEOUT))
+        env.faults[broken] = {"kind": "hang"}
+    elif kind == "500":
+        env.faults[broken] = {"kind": "500"}
+    else:
+        dead = request.getfixturevalue("blackhole") if kind == "blackhole" else f"http://127.0.0.1:{_closed_port()}"
+        monkeypatch.setenv(f"WORKBENCH_{broken.upper()}_URL", dead + PREFIX[broken])
+        monkeypatch.setenv("WORKBENCH_HTTP_CONNECT_TIMEOUT", "0.3")
+    reset_clients()
+    t0 = time.monotonic()
+    by = _search_all_three()
+    elapsed = time.monotonic() - t0
+    r = by[broken]
+    # the first query used its 1 + 2 attempts; the other two were never sent
+    sent = get_client().sent[broken]
+    assert sent == 3 and env.count(broken) == (3 if kind in {"500", "hang"} else 0)
+    assert r.status == "failed" and r.records == [] and r.stopped == "not answering" and r.skipped_queries == 2
+    assert r.queries == QUERIES and "\n" not in r.error
+    assert r.error.startswith(f"{broken}: ") and r.error.endswith("after 3 attempts; not answering, so 2 of 3 queries were skipped")
+    assert {"500": "HTTP 500", "hang": f"timed out after {TIMEOUT:g} s", "refused": "connection error",
+            "blackhole": "connect timed out after 0.3 s"}[kind] in r.error
+    if kind in {"hang", "blackhole"}:  # three timeouts and two short back-offs, not nine timeouts
+        per_try = TIMEOUT if kind == "hang" else 0.3
+        assert elapsed < 3 * (per_try + 0.5) + 3, elapsed
+    # every healthy source ran all three queries and kept all its records
+    _assert_healthy_kept(by, broken, len(env.pubmed))
+    for name, n in HEALTHY_REQUESTS.items():
+        if name != broken:
+            assert env.count(name) == n and by[name].skipped_queries == 0 and by[name].stopped is None, name
+    _, stats = merge_results(list(by.values()))
+    assert stats["failed_sources"] == [broken] and stats["per_source"][broken]["skipped_queries"] == 2
+
+
+def test_a_host_that_dies_mid_query_keeps_its_pages_and_skips_the_rest(env):
+    env.faults["arxiv"] = {"kind": "500", "when": lambda a: int(a.get("start", 0)) >= 20}
+    r = get_source("arxiv").search(QUESTION, QUERIES, LIMIT)
+    assert r.status == "partial" and len(r.records) == 20 and r.stopped == "not answering"
+    assert r.skipped_queries == 2 and env.count("arxiv") == 2 + 3  # two good pages, then 1 + 2 attempts
+    assert r.error == "arxiv: HTTP 500 after 3 attempts; not answering, so 2 of 3 queries were skipped"
+    _, stats = merge_results([r])
+    assert stats["partial_sources"] == ["arxiv"] and stats["missing_unknown"] == ["arxiv"]
+
+
+def test_429_does_not_open_the_circuit(env):
+    env.faults["semantic_scholar"] = {"kind": "429", "retry_after": 0.01}
+    r = get_source("semantic_scholar").search(QUESTION, QUERIES, LIMIT)
+    assert env.count("semantic_scholar") == 3 * 3  # every query got its own attempts
+    assert r.status == "failed" and r.stopped is None and r.skipped_queries == 0
+    assert r.error == "semantic_scholar: HTTP 429 after 3 attempts (and 2 more)"
+
+
+def test_a_retry_after_past_the_budget_is_not_slept(env):
+    env.faults["openalex"] = {"kind": "429", "retry_after": 30}  # capped at 2 s: still past a 1 s budget
+    t0 = time.monotonic()
+    r = get_source("openalex").search(QUESTION, QUERIES, LIMIT, budget=1)
+    assert time.monotonic() - t0 < 1
+    assert env.count("openalex") == 1 and r.status == "failed" and r.stopped == "time budget"
+    assert r.skipped_queries == 2
+    assert r.error == "openalex: HTTP 429 after 1 attempt; time budget of 1 s spent, so 2 of 3 queries were skipped"
+
+
+def test_the_budget_cuts_a_hung_request_short(env):
+    env.faults["crossref"] = {"kind": "hang", "seconds": 5}  # read timeout 3 s, budget 0.5 s
+    t0 = time.monotonic()
+    r = get_source("crossref").search(QUESTION, QUERIES, LIMIT, budget=0.5)
+    assert time.monotonic() - t0 < 0.5 + 1.5
+    assert env.count("crossref") == 1 and r.status == "failed" and r.stopped == "time budget"
+    # the read timeout (3 s) was cut to what was left of the budget
+    assert re.fullmatch(r"crossref: timed out after 0(\.[0-5])? s after 1 attempt; time budget of 0\.5 s spent, "
+                        r"so 2 of 3 queries were skipped", r.error), r.error
+
+
+def test_a_slow_source_stops_at_its_budget_and_keeps_what_it_fetched(env):
+    env.faults["arxiv"] = {"kind": "hang", "seconds": 0.3}  # every page answers, 0.3 s late
+    t0 = time.monotonic()
+    r = get_source("arxiv").search(QUESTION, QUERIES, LIMIT, budget=1.0)
+    assert time.monotonic() - t0 < 1.0 + 1.5
+    sent = env.count("arxiv")
+    assert 1 <= sent <= 4 < HEALTHY_REQUESTS["arxiv"]  # pages start 0.3 s apart (or later) within 1 s
+    assert r.status == "partial" and r.stopped == "time budget" and r.skipped_queries >= 1
+    assert 10 <= len(r.records) <= 10 * sent and len(r.records) % 10 == 0
+    assert "time budget of 1 s spent" in r.error and re.search(r", so [12] of 3 quer(y was|ies were) skipped$", r.error)
+    # a healthy source well inside its budget is not touched by it
+    ok = get_source("crossref").search(QUESTION, QUERIES, LIMIT, budget=30)
+    assert ok.status == "ok" and ok.error is None and ok.stopped is None and len(ok.records) == 7
+
+
+def test_the_budget_comes_from_the_params_and_the_environment(env, monkeypatch):
+    from helpers.retrieval.stage import gather, plan_queries
+
+    for name in ("crossref", "openalex", "pubmed"):
+        env.faults[name] = {"kind": "hang", "seconds": 5}
+    monkeypatch.setenv("WORKBENCH_SOURCE_BUDGET", "0.4")
+    reset_clients()
+    params = parse_params({"question": QUESTION, "source_budget": 0.3, "extra_queries": QUERIES[1:],
+                           "sources": [{"name": "crossref", "budget": 0.6}, "openalex"]})
+    by = {r.source: r for r in gather(params, plan_queries(params))}
+    assert "time budget of 0.6 s spent" in by["crossref"].error  # the source's own budget
+    assert "time budget of 0.3 s spent" in by["openalex"].error  # the params' budget for every source
+    env_only = get_source("pubmed").search(QUESTION, QUERIES, LIMIT)
+    assert "time budget of 0.4 s spent" in env_only.error  # WORKBENCH_SOURCE_BUDGET
+    assert [env.count(n) for n in ("crossref", "openalex", "pubmed")] == [1, 1, 1]
+    for bad in ({"source_budget": 0}, {"sources": [{"name": "arxiv", "budget": -1}]}):
+        with pytest.raises(ParamsError, match="budget"):
+            parse_params({"question": QUESTION, **bad})
+
+
+def test_timeouts_are_split_connect_short_read_longer(monkeypatch):
+    for key in ("WORKBENCH_HTTP_TIMEOUT", "WORKBENCH_HTTP_CONNECT_TIMEOUT", "WORKBENCH_SOURCE_BUDGET"):
+        monkeypatch.delenv(key, raising=False)
+    s = HttpSettings.from_env()
+    assert (s.connect_timeout, s.timeout, s.source_budget) == (5.0, 30.0, 60.0)
+    monkeypatch.setenv("WORKBENCH_HTTP_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("WORKBENCH_HTTP_TIMEOUT", "45")
+    monkeypatch.setenv("WORKBENCH_SOURCE_BUDGET", "0")
+    s = HttpSettings.from_env()
+    assert (s.connect_timeout, s.timeout, s.source_budget) == (2.0, 45.0, None)
+    monkeypatch.setenv("WORKBENCH_HTTP_TIMEOUT", "1")  # the connect timeout never exceeds the read timeout
+    assert HttpSettings.from_env().connect_timeout == 1.0
 
 
 # -- secrets ----------------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ def test_bad_line_names_file_and_line(tmp_path):
     with pytest.raises(StoreError, match=r"broken.jsonl:2"):
         CorpusStore.build("x", src, tmp_path / "x.sqlite", progress=False)
     assert not (tmp_path / "x.sqlite").exists()
+    assert list(tmp_path.iterdir()) == [src]  # nor its half-built temporary file
 
 
 def test_unknown_corpus_and_query_sanitising():

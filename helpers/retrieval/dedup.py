@@ -199,7 +199,8 @@ def merge_results(
     """Pool and de-duplicate every source's records; return (papers, PRISMA counts).
 
     The counts: ``per_source`` (status, records, requested, missing — records a failed/partial source did not
-    deliver, None when unknown —, error), ``records_identified`` (sum over sources), ``duplicates_removed``,
+    deliver, None when unknown, as it is when planned queries were skipped —, error, stopped, skipped_queries),
+    ``records_identified`` (sum over sources), ``duplicates_removed``,
     ``records_after_dedup`` (= identified − removed = len(papers)), ``duplicates_by_identifier`` /
     ``duplicates_by_title``, ``failed_sources`` / ``partial_sources`` (names), ``missing_records`` (sum of the
     known missing counts) and ``missing_unknown`` (sources whose missing count is unknown).
@@ -214,14 +215,16 @@ def merge_results(
             pooled.append(q)
         n = len(res.records)
         missing = None
-        if res.status != "ok":
-            missing = max(0, res.requested - n) if res.requested else None
+        if res.status != "ok":  # what skipped queries would have found is not known
+            missing = max(0, res.requested - n) if res.requested and not res.skipped_queries else None
         entry = {
             "status": res.status,
             "records": n,
             "requested": res.requested,
             "missing": missing,
             "error": res.error,
+            "stopped": res.stopped,
+            "skipped_queries": res.skipped_queries,
         }
         if res.source in per_source:  # the same source twice: add up
             old = per_source[res.source]
@@ -239,6 +242,8 @@ def merge_results(
                 else (old["missing"] or 0) + (missing or 0)
             )
             entry["error"] = old["error"] or res.error
+            entry["stopped"] = old["stopped"] or res.stopped
+            entry["skipped_queries"] += old["skipped_queries"]
         per_source[res.source] = entry
     papers, rules = dedupe(pooled, title_threshold)
     identified = len(pooled)

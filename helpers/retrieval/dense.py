@@ -4,7 +4,8 @@ Files under `<cache>/corpora/`:
 - `<name>.<tag>.emb.npy`  float32 (n_docs, 384), L2-normalised, in the store's row order;
 - `<name>.<tag>.keys.npy` per-document key (blake2b of the embedded text): a document whose text is unchanged
   is never embedded again, even after the store is rebuilt with other documents added or removed;
-- `<name>.<tag>.partial.*` checkpoints written while a long build runs (a killed build resumes).
+- `<name>.<tag>.partial.*` checkpoints written while a long build runs (a killed build resumes);
+- `.<name>.<tag>.emb.npy.lock`: one process builds a cache at a time; the others wait, then reuse it.
 `<tag>` names the model and truncation length (e.g. `minilm-int8-t128`).
 
 Search is an exact matrix product (75k x 384 float32 is ~30 ms), so no approximate index is needed.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..locks import build_lock
 from .embed import DIM, Embedder, get_embedder
 from .store import CorpusStore, Hit
 
@@ -49,6 +51,17 @@ def _load_pool(emb: Path, keys: Path) -> dict[bytes, np.ndarray]:
     if len(vecs) != len(ks) or (len(vecs) and vecs.shape[1] != DIM):
         return {}
     return {bytes(k): vecs[i] for i, k in enumerate(ks)}
+
+
+def _cached_vectors(paths: dict[str, Path], keys: list[bytes]) -> np.ndarray | None:
+    """The cached vectors when the cache's keys match `keys` row for row, else None (call under the lock)."""
+    if not (paths["emb"].exists() and paths["keys"].exists()):
+        return None
+    cached_keys = np.load(paths["keys"])
+    if len(cached_keys) != len(keys) or not np.array_equal(cached_keys, np.array(keys, dtype="S16")):
+        return None
+    vectors = np.load(paths["emb"])
+    return vectors if len(vectors) == len(keys) else None
 
 
 def cached_max_length(store: CorpusStore) -> int | None:
@@ -116,10 +129,18 @@ class DenseIndex:
         paths = cache_paths(store, max_length)
         texts, doc_ids = store.texts(), store.doc_ids()
         keys = [text_key(t) for t in texts]
-        if paths["emb"].exists() and paths["keys"].exists():  # fast path: cache matches row for row
-            cached_keys = np.load(paths["keys"])
-            if len(cached_keys) == len(keys) and np.array_equal(cached_keys, np.array(keys, dtype="S16")):
-                return cls(doc_ids, np.load(paths["emb"]), embedder, max_length)
+        # under one lock per cache: a reader never pairs one writer's keys with another's vectors, and while
+        # one process embeds, the others wait here and then reuse its files
+        with build_lock(paths["emb"]):
+            vectors = _cached_vectors(paths, keys)  # the cache matches row for row
+            if vectors is None:
+                vectors = cls._build(store, paths, texts, keys, max_length, progress, embedder)
+        return cls(doc_ids, vectors, embedder, max_length)
+
+    @staticmethod
+    def _build(store: CorpusStore, paths: dict[str, Path], texts: list[str], keys: list[bytes], max_length: int,
+               progress: bool, embedder: Embedder | None) -> np.ndarray:
+        """Embed what no cache file holds (resuming from the partial checkpoints), then write the cache."""
         pool = _load_pool(paths["emb"], paths["keys"])
         pool.update(_load_pool(paths["partial-emb"], paths["partial-keys"]))
         missing = sorted({k: i for i, k in enumerate(keys) if k not in pool}.values(), key=lambda i: len(texts[i]))
@@ -150,7 +171,7 @@ class DenseIndex:
         _save(paths["keys"], np.array(keys, dtype="S16"))
         for k in ("partial-emb", "partial-keys"):
             paths[k].unlink(missing_ok=True)
-        return cls(doc_ids, vectors, embedder, max_length)
+        return vectors
 
     def search_vector(self, qvec: np.ndarray, k: int = 100, allowed: np.ndarray | None = None) -> list[Hit]:
         """Top-k documents by cosine similarity to a unit query vector (optionally a boolean row mask)."""

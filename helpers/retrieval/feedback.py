@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..atomic import write_text
+from ..locks import build_lock
 from ..text import content_words
 from .store import CorpusStore, Hit
 
@@ -23,16 +24,27 @@ def _doc_freq(db_path: Path, name: str) -> tuple[Counter, int]:
     store = CorpusStore(db_path, name)
     key = store.meta().get("fingerprint", "")
     cache = db_path.with_name(f"{db_path.stem}.df.json")
-    if cache.exists():
-        data = json.loads(cache.read_text())
-        if data.get("fingerprint") == key:
-            return Counter(data["df"]), data["n"]
-    df: Counter = Counter()
-    texts = store.texts()
-    for text in texts:
-        df.update(set(content_words(text)))
-    write_text(cache, json.dumps({"fingerprint": key, "n": len(texts), "df": df}))
-    return df, len(texts)
+    found = _cached_df(cache, key)
+    if found is not None:
+        return found
+    with build_lock(cache):  # one process counts; the others wait, then read its file
+        found = _cached_df(cache, key)
+        if found is not None:
+            return found
+        df: Counter = Counter()
+        texts = store.texts()
+        for text in texts:
+            df.update(set(content_words(text)))
+        write_text(cache, json.dumps({"fingerprint": key, "n": len(texts), "df": df}))
+        return df, len(texts)
+
+
+def _cached_df(cache: Path, key: str) -> tuple[Counter, int] | None:
+    """The cached table if it was counted on the store with fingerprint `key` (written atomically)."""
+    if not cache.exists():
+        return None
+    data = json.loads(cache.read_text())
+    return (Counter(data["df"]), data["n"]) if data.get("fingerprint") == key else None
 
 
 def rm3_weights(docs: list[str], doc_scores: list[float], df: Counter, n_docs: int) -> Counter:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..text import topical_words
+from ..text import query_key, topical_words, unique_queries
 from .search import prf_terms
 from .store import CorpusStore
 
@@ -36,7 +36,15 @@ class QueryPlan:
 
     @property
     def queries(self) -> list[str]:
-        return [self.main, *self.facets, *([self.expanded] if self.expanded else [])]
+        """Every query to run, each once: two that are equal normalised (`text.query_key`) run once."""
+        return unique_queries([self.main, *self.facets, *([self.expanded] if self.expanded else [])])
+
+    def add(self, query: str | None) -> bool:
+        """Add `query` as a further facet unless it is blank or the plan already holds it (normalised)."""
+        if not query or not query_key(query) or query_key(query) in {query_key(q) for q in self.queries}:
+            return False
+        self.facets.append(query.strip())
+        return True
 
     def to_dict(self) -> dict:
         return {"question": self.question, "main": self.main, "facets": self.facets, "expansion": self.expansion}
@@ -55,8 +63,10 @@ def facets(question: str) -> list[str]:
 def build_query_plan(question: str, extra_terms: list[str] | None = None,
                      store: CorpusStore | None = None, n_expansion: int = 8) -> QueryPlan:
     """The main query (topical words of the whole question plus `extra_terms`), its facets, and, given a
-    store, pseudo-relevance-feedback expansion terms."""
+    store, pseudo-relevance-feedback expansion terms. A facet equal to the main query or to an earlier facet
+    (a one-clause question's only clause is the main query) is left out, so no query is planned twice."""
     terms = topical_words(question)
     main = " ".join(dict.fromkeys(terms + list(extra_terms or [])))
     expansion = prf_terms(store, main, n_terms=n_expansion) if store is not None and main else []
-    return QueryPlan(question=question, main=main, facets=facets(question), expansion=expansion)
+    kept = unique_queries([main, *facets(question)])
+    return QueryPlan(question=question, main=main, facets=kept[1:] if main else kept, expansion=expansion)

@@ -66,7 +66,8 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
     from .sources.online import search_all
 
     method = None if params.retrieval_method == "default" else params.retrieval_method
-    online = [(s.name, s.limit) for s in params.sources if not s.name.startswith("local:")]
+    online = [(s.name, s.limit, s.budget or params.source_budget)
+              for s in params.sources if not s.name.startswith("local:")]
     by_name = {r.source: r for r in search_all(online, plan.question, plan.queries, params.year_range)}
     results = []
     for spec in params.sources:
@@ -126,13 +127,12 @@ def sub_question_queries(sq) -> list[str]:
 
 
 def plan_queries(params: Params, analysis: QuestionAnalysis | None = None) -> QueryPlan:
-    """The question's query plan plus the criteria query, one query per sub-question and the params' own extra
-    queries."""
+    """The question's query plan plus the criteria query, two queries per sub-question and the params' own extra
+    queries, none twice."""
     plan = build_query_plan(analysis.focus if analysis else params.question, params.extra_terms)
     subs = [q for sq in analysis.sub_questions if sq.facets for q in sub_question_queries(sq)] if analysis else []
     for q in [criteria_query(params.criteria.include_any), *subs, *params.extra_queries]:
-        if q and q not in plan.facets and q != plan.main:
-            plan.facets.append(q)
+        plan.add(q)  # skipped when the plan already holds it (compared normalised)
     return plan
 
 

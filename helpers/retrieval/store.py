@@ -1,7 +1,7 @@
 """Local corpus store: JSONL corpora ingested into SQLite with an FTS5 (BM25) index.
 
 One SQLite file per named corpus under ``<cache>/corpora/``; it is rebuilt only when the input file's
-fingerprint (sha256) changes. Supported inputs: our arXiv / landmark JSONL(.gz), SciFact ``corpus.jsonl``
+fingerprint (sha256) changes, by one process at a time (a file lock; the others wait and reuse it). Supported inputs: our arXiv / landmark JSONL(.gz), SciFact ``corpus.jsonl``
 and BEIR ``corpus.jsonl``.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import config
 from ..errors import StoreError
+from ..locks import build_lock
 from ..records import Paper, normalise_arxiv, normalise_doi
 from ..text import content_words
 
@@ -157,8 +158,11 @@ class CorpusStore:
             meta = {"name": name, "source": str(source), "fingerprint": fingerprint(source), "n_docs": str(len(seen))}
             con.executemany("INSERT INTO meta VALUES (?,?)", meta.items())
             con.commit()
-        finally:
+        except BaseException:
             con.close()
+            tmp.unlink(missing_ok=True)  # a bad line or an interrupt: no half-built file is left behind
+            raise
+        con.close()
         os.replace(tmp, db_path)
         return cls(db_path, name)
 
@@ -252,10 +256,10 @@ def add_corpus(name: str, path: Path) -> CorpusStore:
     if not path.exists():
         raise StoreError(f"{path}: corpus file not found")
     reg = _registry_path()
-    reg.parent.mkdir(parents=True, exist_ok=True)
-    current = json.loads(reg.read_text()) if reg.exists() else {}
-    current[name] = str(path)
-    write_text(reg, json.dumps(current, indent=1))
+    with build_lock(reg):  # read-modify-write: two processes adding corpora at once must not lose one
+        current = json.loads(reg.read_text()) if reg.exists() else {}
+        current[name] = str(path)
+        write_text(reg, json.dumps(current, indent=1))
     return open_corpus(name)
 
 
@@ -272,9 +276,24 @@ def open_corpus(name: str, progress: bool = True) -> CorpusStore:
     if not source.exists():
         raise StoreError(f"corpus '{name}': source file {source} not found (is WORKBENCH_DATA_ROOT right?)")
     db = store_path(name)
-    if db.exists():
-        store = CorpusStore(db, name)
-        if store.meta().get("fingerprint") == fingerprint(source) and store.meta().get("source") == str(source):
+    store = _current_store(db, name, source)
+    if store is not None:
+        return store
+    with build_lock(db):  # one builder; the others wait here, then reuse what it built
+        store = _current_store(db, name, source)
+        if store is not None:
             return store
-        store.close()
-    return CorpusStore.build(name, source, db, progress=progress)
+        return CorpusStore.build(name, source, db, progress=progress)
+
+
+def _current_store(db: Path, name: str, source: Path) -> CorpusStore | None:
+    """The built store at `db` if it was built from `source` as it is now, else None (`build` swaps a finished
+    file in with one rename, so this never sees a half-built store)."""
+    if not db.exists():
+        return None
+    store = CorpusStore(db, name)
+    meta = store.meta()
+    if meta.get("fingerprint") == fingerprint(source) and meta.get("source") == str(source):
+        return store
+    store.close()
+    return None

@@ -6,6 +6,7 @@ runs of the recipe (`model-s1.onnx`, ...: the calibration names the files), whos
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,15 @@ MAX_LEN = 128  # claim + one sentence
 def model_dir() -> Path:
     """Folder holding model.onnx, tokenizer.json and calibration.json."""
     return config.models_dir() / "verifier"
+
+
+def env_threads() -> int:
+    """onnxruntime intra-op threads for the verifier when none is passed: `WORKBENCH_ORT_THREADS` (the variable the
+    embedder reads too; `workbench batch` sets it per worker), or 0 = onnxruntime's default (one per core)."""
+    try:
+        return max(0, int(os.environ.get("WORKBENCH_ORT_THREADS", "0") or 0))
+    except ValueError:
+        return 0
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -48,6 +58,7 @@ class CrossEncoder:
             from tokenizers import Tokenizer
 
             opts = ort.SessionOptions()
+            threads = threads or env_threads()
             if threads:
                 opts.intra_op_num_threads = threads
             self.sessions = [ort.InferenceSession(str(folder / n), opts, providers=["CPUExecutionProvider"])

@@ -18,10 +18,13 @@ class SourceResult:
     error: str | None = None
     queries: list[str] = field(default_factory=list)
     requested: int = 0  # records the source said it had (when known)
+    stopped: str | None = None  # why the source stopped early: "not answering" (circuit open) | "time budget"
+    skipped_queries: int = 0  # planned queries never sent because it stopped early
 
     def to_dict(self) -> dict:
         return {"source": self.source, "n_records": len(self.records), "status": self.status,
-                "error": self.error, "queries": self.queries, "requested": self.requested}
+                "error": self.error, "queries": self.queries, "requested": self.requested,
+                "stopped": self.stopped, "skipped_queries": self.skipped_queries}
 
 
 class Source(Protocol):
@@ -31,3 +34,4 @@ class Source(Protocol):
 
     def search(self, question: str, queries: list[str], limit: int,
                year_range: tuple[int | None, int | None] = (None, None)) -> SourceResult: ...
+    # online sources also take `budget=` (seconds for the whole search; see `web.OnlineSource.search`)

@@ -4,6 +4,13 @@ An adapter subclasses `OnlineSource` and implements `fetch_page(query, cursor, s
 `search` runs every planned query through the pages, pools the hits (reciprocal-rank, as the local source
 does) and turns any fault that survived the HTTP retries into status ``failed`` (nothing came back) or
 ``partial`` (some pages came back; those records are kept). It never raises for a source fault.
+
+A dead source costs one query's retries, not every query's: once a query has used all its retries on
+timeouts, connection errors or 408/5xx (the host is not answering), the search's circuit opens and the
+later queries are not sent. A 429 does not open it (the source is slowing us down, not gone). And the whole
+search has a time budget (`WORKBENCH_SOURCE_BUDGET`, the params' `source_budget`; default 60 s): no request,
+retry sleep, timeout or rate-limit wait runs past it; when it is spent the source stops with what it has.
+Either way the result says why (`stopped`) and how many planned queries were never sent (`skipped_queries`).
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import SourceError
 from ...http import HttpClient, env_secret, get_client, redact, source_url
 from ...records import Paper, normalise_arxiv, normalise_doi
+from ...text import unique_queries
 from .base import SourceResult
 
 log = logging.getLogger(__name__)
@@ -106,6 +115,7 @@ class OnlineSource:
 
     def __init__(self, client: HttpClient | None = None) -> None:
         self._client = client
+        self._deadline: float | None = None  # the running search's time budget (monotonic), if any
 
     @property
     def client(self) -> HttpClient:
@@ -119,28 +129,67 @@ class OnlineSource:
         self, path: str, params: dict[str, Any], parse=parse_json, headers: dict[str, str] | None = None
     ) -> Any:
         return self.client.get(
-            self.name, f"{self.base_url}{path}", params=params, parse=parse, headers=headers
+            self.name, f"{self.base_url}{path}", params=params, parse=parse, headers=headers, deadline=self._deadline
         )
 
     def fetch_page(self, query: str, cursor: Any, size: int, year_range: YearRange) -> Page:
         raise NotImplementedError
 
     def search(
-        self, question: str, queries: list[str], limit: int, year_range: YearRange = (None, None)
+        self,
+        question: str,
+        queries: list[str],
+        limit: int,
+        year_range: YearRange = (None, None),
+        budget: float | None = None,
     ) -> SourceResult:
-        queries = [q.strip() for q in queries if q and q.strip()] or [question.strip()]
+        """Run each query (once: repeats compared normalised) through its pages and pool the hits.
+
+        `budget`: seconds the whole search may take (None: the client's ``WORKBENCH_SOURCE_BUDGET``; 0: none).
+        """
+        queries = unique_queries(queries) or [question.strip()]
+        if budget is None:
+            budget = self.client.settings.source_budget
+        self._deadline = time.monotonic() + budget if budget else None
+        try:
+            return self._search(queries, limit, year_range, budget or None)
+        finally:
+            self._deadline = None
+
+    def _out_of_time(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _search(self, queries: list[str], limit: int, year_range: YearRange, budget: float | None) -> SourceResult:
         scores: dict[str, float] = {}
         papers: dict[str, Paper] = {}
         errors: list[str] = []
         pages_ok = 0
         expected = 0
+        started = 0  # queries whose first page was asked for
+        stopped: str | None = None
         for query in queries:
+            if stopped or self._out_of_time():
+                stopped = stopped or "time budget"
+                break
+            started += 1
             got, cursor, first = 0, self.first_cursor, True
             while got < limit and cursor is not None:
+                if self._out_of_time():
+                    stopped = "time budget"
+                    break
                 try:
                     page = self.fetch_page(query, cursor, min(self.page_size, limit - got), year_range)
                 except SourceError as exc:
-                    errors.append(str(exc))
+                    if exc.out_of_time:
+                        stopped = "time budget"
+                        if exc.attempts:  # a fault the budget cut short; else only the waiting was cut
+                            errors.append(str(exc))
+                        elif first:  # nothing of this query was fetched or sent: it counts as skipped
+                            started -= 1
+                    else:
+                        errors.append(str(exc))
+                        if exc.kind == "down":  # the retries were spent on a host that is not answering
+                            stopped = "not answering"
                     break
                 except Exception as exc:  # a response we could not map: report, keep what we have
                     log.exception("%s: unexpected response", self.name)
@@ -163,10 +212,17 @@ class OnlineSource:
                     break
                 cursor = page.next
         ranked = sorted(scores, key=lambda k: -scores[k])[:limit]
-        status = "ok" if not errors else ("partial" if pages_ok else "failed")
+        status = "ok" if not (errors or stopped) else ("partial" if pages_ok else "failed")
+        skipped = len(queries) - started
         error = None
         if errors:
             error = errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+        if stopped == "time budget":
+            error = (f"{error}; " if error else f"{self.name}: ") + f"time budget of {budget:g} s spent"
+        elif stopped:
+            error += "; not answering"
+        if stopped and skipped:
+            error += f", so {skipped} of {len(queries)} {'query was' if skipped == 1 else 'queries were'} skipped"
         return SourceResult(
             self.name,
             [papers[k] for k in ranked],
@@ -174,4 +230,6 @@ class OnlineSource:
             error=error,
             queries=queries,
             requested=expected,
+            stopped=stopped,
+            skipped_queries=skipped,
         )
