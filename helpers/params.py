@@ -104,6 +104,7 @@ class Params(BaseModel):
     min_papers: int = Field(5, ge=1, le=100, description="fewer relevant papers than this -> the report says evidence is insufficient")
     claims_per_paper: int = Field(2, ge=1, le=10, description="most claims extracted from one paper")
     min_stance_papers: int = Field(3, ge=1, le=100, description="a yes/no sub-question gets a verdict only when at least this many included papers take a stance")
+    stance_threshold: float = Field(0.6, gt=0, lt=1, description="a paper takes a stance only at this calibrated confidence; below it, its stance is 'unclear'")
     support_threshold: float = Field(0.6, gt=0, lt=1, description="a claim is called supported only above this confidence")
     retrieval_method: str = Field("default", description="bm25, dense, hybrid, ... or default")
     seed: int = Field(13, description="random seed for anything stochastic")

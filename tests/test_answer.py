@@ -28,7 +28,7 @@ def test_yes_verdict_meter_quotes_and_an_unanswered_condition():
     a, papers, rel, ev, st, fi = _setup({"p1": "yes", "p2": "yes", "p3": "yes", "p4": "no"})
     ans = answer(a, papers, rel, ev, st, fi, [], {p.id: i for i, p in enumerate(papers, 1)}, min_papers=5, threshold=0.6)
     q1, q2 = ans.sub_answers
-    assert q1.verdict == "Yes" and q1.meter == {"yes": 3, "no": 1, "mixed": 0, "not addressed": 2}
+    assert q1.verdict == "Yes" and q1.meter == {"yes": 3, "no": 1, "mixed": 0, "unclear": 0, "not addressed": 2}
     assert q1.papers_by_stance["yes"] == ["p1", "p2", "p3"]
     assert [q["stance"] for q in q1.quotes] == ["yes", "yes", "yes"]  # quotes from the majority first
     assert q2.status == "not answered" and "no included paper addresses it" in q2.reason
@@ -63,3 +63,10 @@ def test_corroboration_raises_certainty():
     up = answer(a, papers, rel, ev, st, fi, claims, {}, 5, 0.6).sub_answers[0]
     levels = ["high", "moderate", "low", "very low"]
     assert levels.index(up.certainty) == levels.index(base.certainty) - 1
+
+
+def test_unclear_stances_do_not_count_towards_a_verdict():
+    a, papers, rel, ev, st, fi = _setup({"p1": "yes", "p2": "unclear", "p3": "unclear", "p4": "unclear"})
+    q1 = answer(a, papers, rel, ev, st, fi, [], {}, 5, 0.6, min_stance=3).sub_answers[0]
+    assert q1.status == "no verdict" and q1.meter["unclear"] == 3 and "3 address it without a clear stance" in q1.statement
+    assert [q["stance"] for q in q1.quotes][0] == "yes"  # a confident stance is quoted first

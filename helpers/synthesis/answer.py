@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 
 from ..question import QuestionAnalysis, SubQuestion
 from ..records import Paper
+from ..text import facet_hits
 
 LEVELS = ("high", "moderate", "low", "very low")
-METER = ("yes", "no", "mixed", "not addressed")
+METER = ("yes", "no", "mixed", "unclear", "not addressed")  # unclear: addressed, but no confident stance
 QUOTES = 3
 
 
@@ -132,8 +133,11 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
         scored = sorted(((max((e["score"] for e in evidence.get(sq.id, {}).get(pid, [])), default=0.0), pid)
                          for pid in ids), reverse=True)
         sa.closest = [pid for _, pid in scored[:3]]
-        topic = sq.facets[0][0] if sq.facets else sq.text.rstrip("?")
-        sa.reason = f"no included paper addresses it (none of the {len(ids)} mentions '{topic}' where it states a finding)"
+        missing = [f[0] for f in sq.facets if not any(facet_hits(f"{p.title}. {p.abstract}", [f])[0] for p in included)]
+        sa.reason = ("no included paper addresses it: none of the " + str(len(ids)) + " mentions "
+                     + " or ".join(f"'{m}'" for m in missing) if missing else
+                     "no included paper addresses it: none of them states a finding on "
+                     + " together with ".join(f"'{f[0]}'" for f in sq.facets))
         sa.statement = (f"{head} cannot be answered from the included papers: {sa.reason}. Closest papers: "
                         + (", ".join(_ref(ref_num, pid) for pid in sa.closest) or "none") + ".")
         sa.certainty = "very low"
@@ -146,10 +150,11 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
         sa.papers_by_stance = {k: sorted(pid for pid, s in labels.items() if s == k) for k in METER}
         taking = sa.meter["yes"] + sa.meter["no"] + sa.meter["mixed"]
         yes, no = sa.meter["yes"], sa.meter["no"]
-        tally = (f"{yes} of {len(ids)} included papers say yes, {no} no, {sa.meter['mixed']} mixed; "
-                 f"{sa.meter['not addressed']} do not address it")
-        top = sorted((pid for pid in ids if labels[pid] in ("yes", "no", "mixed")),
-                     key=lambda pid: -by_paper[pid]["confidence"])
+        tally = (f"{yes} of {len(ids)} included papers say yes, {no} no, {sa.meter['mixed']} mixed"
+                 + (f", {sa.meter['unclear']} address it without a clear stance" if sa.meter["unclear"] else "")
+                 + f"; {sa.meter['not addressed']} do not address it")
+        top = sorted((pid for pid in ids if labels[pid] in ("yes", "no", "mixed", "unclear")),
+                     key=lambda pid: (labels[pid] == "unclear", -by_paper[pid]["confidence"]))
         best = {e["paper_id"]: e for e in _best_evidence(evidence, sq.id, top)}
         if taking >= min_stance:
             sa.verdict = ("Yes" if yes >= 2 * max(no, 1) else "No" if no >= 2 * max(yes, 1) else "Mixed")

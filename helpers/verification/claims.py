@@ -25,8 +25,11 @@ FINDING = re.compile(
 NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|x\b|×|times|points?|pp\b|tokens/s|ms\b|percent)", re.I)
 BACKGROUND = re.compile(
     r"^(however|recent(ly)?|in recent years|large language models|despite|although|while|existing|"
-    r"current|traditional|prior|previous)\b|\b(have|has) (shown|become|emerged|achieved|demonstrated)\b|"
-    r"\bremains? (a |an )?(challeng|open|difficult|unclear)",
+    r"current|traditional|prior|previous|with the (rapid|recent|growing)|as (large )?(language )?models)\b|"
+    r"\b(have|has) (shown|become|emerged|achieved|demonstrated|gained|attracted|received)\b|"
+    r"\bremains? (a |an )?(challeng|open|difficult|unclear|uncertain|underexplored|understudied|limited|poorly)|"
+    r"\bis an? (essential|important|popular|common|key|widely|promising|fundamental|crucial|critical)\b|"
+    r"\brel(y|ies) on (a |an |the )?(critical |key )?assumption",
     re.I,
 )
 METHOD_ONLY = re.compile(r"^(in this (paper|work)|to (address|tackle|this end)|we (propose|introduce|present|design))\b", re.I)

@@ -7,9 +7,10 @@ training/evidence/fit.py on claim–evidence-sentence labels the verifier never 
 - `facet`: the share of the sub-question's facets the sentence mentions;
 - `finding`, `num`: finding cues and a reported number (cue words help; they do not decide).
 A sentence *addresses* a sub-question when its probability reaches the ranker's threshold and half the paper's best,
-it is not a background sentence ("Large language models have ..."), it mentions at least one of the sub-question's
-facets itself, and the paper (title and abstract) mentions every facet; for a condition, the sentence or the
-title must name the condition's own facet.
+it states a finding (a finding cue or a number, not a background sentence such as "Large language models have
+..." nor an abstract's opening sentence), it mentions at least one of the sub-question's facets itself, and the
+paper (title and abstract) mentions every facet; for a condition, the sentence or the title must name the
+condition's own facet.
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ def _covers(question: SubQuestion, paper: Paper, sentence: str) -> bool:
                                                                            question.facets))
 
 
+def states_finding(sentence: str, index: int, n_sentences: int, feats: dict[str, float]) -> bool:
+    """A finding, not context: a finding cue or a number, no background wording, not the opening sentence."""
+    return feats["finding"] > 0 and not BACKGROUND.search(sentence) and (index > 0 or n_sentences <= 2)
+
+
 def relevance_logits(verifier, pairs: list[tuple[str, str]]) -> np.ndarray:
     """The verifier's sentence relevance (1 - P(NOT ENOUGH INFO) of its 3-way model) as logits."""
     from .crossencoder import softmax
@@ -136,7 +142,8 @@ def rank(papers: list[Paper], analysis: QuestionAnalysis, ranker: Ranker, verifi
             probs = [ranker.probability(f) for f in feats]
             floor = max(ranker.threshold, 0.5 * max(probs, default=0.0))
             ev = [Evidence(p.id, sq.id, i, sents[p.id][i], round(prob, 4),
-                           prob >= floor and not BACKGROUND.search(sents[p.id][i]) and _covers(sq, p, sents[p.id][i]),
+                           prob >= floor and states_finding(sents[p.id][i], i, len(feats), f)
+                           and _covers(sq, p, sents[p.id][i]),
                            {k: round(v, 4) for k, v in f.items()}) for i, (f, prob) in enumerate(zip(feats, probs, strict=True))]
             out[(p.id, sq.id)] = sorted(ev, key=lambda e: -e.score)
     return out

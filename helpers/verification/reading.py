@@ -37,10 +37,11 @@ class Reading:
 
 
 def read(analysis: QuestionAnalysis, papers: list[Paper], verifier, ranker: Ranker | None = None,
-         stance_model: StanceModel | None = None) -> Reading:
+         stance_model: StanceModel | None = None, stance_threshold: float = 0.6) -> Reading:
     """Rank every paper's sentences for every sub-question; read the stance of each paper on the yes/no ones
-    (a paper none of whose sentences addresses a sub-question is "not addressed" whatever the model says); pull
-    the reported quantities out of the evidence sentences of the other sub-questions."""
+    (a paper none of whose sentences addresses a sub-question is "not addressed"; a stance below
+    `stance_threshold` is "unclear"); pull the reported quantities out of the evidence sentences of the other
+    sub-questions."""
     ranker = ranker or Ranker.load()
     evidence = rank(papers, analysis, ranker, verifier)
     reading = Reading(analysis, evidence)
@@ -50,7 +51,11 @@ def read(analysis: QuestionAnalysis, papers: list[Paper], verifier, ranker: Rank
         for sq in yes_no:
             addressed = set(reading.addressing(sq.id))
             read = [p for p in papers if p.id in addressed]
-            by_id = dict(zip((p.id for p in read), model.stances(sq.text, read), strict=True))
+            by_id = {}
+            for p, st in zip(read, model.stances(sq.text, read), strict=True):
+                by_id[p.id] = st if st.confidence >= stance_threshold else \
+                    Stance("unclear", st.confidence, st.probs, f"{st.method} (most likely {st.label}, below "
+                                                               f"{stance_threshold:.2f})")
             reading.stances[sq.id] = {p.id: by_id.get(p.id) or Stance("not addressed", 1.0, {}, "evidence: no sentence "
                                                                        "of the paper addresses it") for p in papers}
     for sq in analysis.sub_questions:

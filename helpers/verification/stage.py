@@ -126,7 +126,7 @@ def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None
     included, all_papers, _ = load_papers(out_dir)
     verifier = verifier or load_verifier()
     analysis = load_analysis(out_dir)
-    found = reading.read(analysis, included, verifier)
+    found = reading.read(analysis, included, verifier, stance_threshold=params.stance_threshold)
     reading.save(found, out_dir)
     extracted = select(found.evidence, included, analysis.sub_questions, params.claims_per_paper)
     by_id = {p.id: p for p in all_papers}
