@@ -18,10 +18,15 @@ class SourceResult:
     error: str | None = None
     queries: list[str] = field(default_factory=list)
     requested: int = 0  # records the source said it had (when known)
+    # local sources: how dense (semantic) scores were computed (`LocalSource.dense_info`); None for online ones
+    dense: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "n_records": len(self.records), "status": self.status,
-                "error": self.error, "queries": self.queries, "requested": self.requested}
+        out = {"source": self.source, "n_records": len(self.records), "status": self.status,
+               "error": self.error, "queries": self.queries, "requested": self.requested}
+        if self.dense is not None:
+            out["dense"] = self.dense
+        return out
 
 
 class Source(Protocol):
