@@ -250,3 +250,21 @@ def test_retrieval_statement_for_a_full_index():
                           {"source": "openalex"}]}
     assert retrieval_statements(search) == ["local:arxiv-cs: hybrid BM25 + dense (MiniLM) retrieval, dense scores "
                                             "over the full embedding index (74,728 documents)."]
+
+
+def test_a_new_question_switches_to_the_full_index_once_it_is_complete(monkeypatch):
+    from helpers.retrieval.query import build_query_plan
+    from helpers.retrieval.sources.local import LocalSource
+    from helpers.retrieval.store import add_corpus
+
+    store = add_corpus("fixture-sw", Path(open_corpus("fixture").meta()["source"]))
+    monkeypatch.setenv("WORKBENCH_AUTO_EMBED_MAX", "10")
+    monkeypatch.setattr(search_mod, "_INDEXES", {})
+    q = "Does speculative decoding speed up inference?"
+    with pytest.warns(UserWarning):
+        first = LocalSource("fixture-sw").search(q, build_query_plan(q).queries, limit=10)
+    assert first.dense["scope"] == "BM25 candidates"
+    assert not search_mod.dense_index(store).full  # no new question: the same scorer
+    DenseIndex.for_store(store, TOKENS, progress=False)  # e.g. the background build finished
+    second = LocalSource("fixture-sw").search(q, build_query_plan(q).queries, limit=10)
+    assert second.dense["scope"] == "full index" and search_mod.dense_index(store).full

@@ -123,13 +123,18 @@ def _years(db_path: Path, name: str) -> np.ndarray:
     return row_years(CorpusStore(db_path, name))
 
 
-def dense_index(store: CorpusStore, scope: str | None = None):
+def dense_index(store: CorpusStore, scope: str | None = None, refresh: bool = False):
     """The store's dense scorer, made once per process: the full `DenseIndex` where its cache is complete (or the
-    corpus is small enough to embed now: `auto_embed_max`), else an `OnDemandIndex` over given candidates."""
+    corpus is small enough to embed now: `auto_embed_max`), else an `OnDemandIndex` over given candidates. With
+    `refresh` (a new question starting), an on-demand scorer gives way to the full index if a build has completed
+    it meanwhile, so a long-lived kernel uses it without a restart."""
+    from .dense import has_complete_cache
+
     key = (store.db_path, store.name, scope or default_scope())
-    if key not in _INDEXES:
-        _INDEXES[key] = _dense(*key)
-    return _INDEXES[key]
+    index = _INDEXES.get(key)
+    if index is None or (refresh and key[2] == "auto" and not index.full and has_complete_cache(store)):
+        _INDEXES[key] = index = _dense(*key)
+    return index
 
 
 def loaded_dense_index(db_path: Path, name: str):

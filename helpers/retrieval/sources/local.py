@@ -40,7 +40,7 @@ class LocalSource:
     def search(self, question: str, queries: list[str], limit: int,
                year_range: tuple[int | None, int | None] = (None, None)) -> SourceResult:
         store = open_corpus(self.corpus)
-        index = dense_index(store) if self.method != "bm25" else None
+        index = dense_index(store, refresh=True) if self.method != "bm25" else None
         if index is None:
             return self._search(store, None, question, queries, limit, year_range)
         with index.track() as usage:
