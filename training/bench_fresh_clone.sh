@@ -27,7 +27,7 @@ printf 'install (make setup): %.0f s; load %s\n' "$(echo "$t1 - $t0" | bc)" "$(c
 export WORKBENCH_DATA_ROOT="$data" WORKBENCH_CACHE_DIR="$work/cache" WORKBENCH_OUTPUTS_DIR="$work/outputs"
 export WORKBENCH_REVIEWS_DIR="$work/reviews" FULL_INDEX=${FULL_INDEX:-background}
 start=$(date +%s.%N)
-make demo FULL_INDEX="$FULL_INDEX" 2>&1 | tr '\r' '\n' | grep --line-buffered -v '^Executing\|TCP without encryption\|^ingest\|^embed\|^$' \
+make demo FULL_INDEX="$FULL_INDEX" 2>&1 | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^Executing\|TCP without encryption\|^ingest\|^embed\|^$' \
   | while IFS= read -r line; do printf '[%6.1f s] %s\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$line"; done
 end=$(date +%s.%N)
 printf 'make demo: %.0f s; load %s\n' "$(echo "$end - $start" | bc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
