@@ -28,8 +28,6 @@ def pytest_configure(config) -> None:
         "WORKBENCH_REVIEWS_DIR": str(_TMP / "reviews"),
         "WORKBENCH_PARAMS": str(ROOT / "tests" / "fixtures" / "fixture.yaml"),
         "WORKBENCH_TEST_SESSION": "1",
-        # the fixture corpus is cut from the arXiv corpus: embedded as it is (64 word pieces), ~4x faster than 256
-        "WORKBENCH_EMBED_MAX_TOKENS": "64",
         "MPLBACKEND": "Agg",
     }
     os.environ.update(env)

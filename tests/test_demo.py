@@ -14,10 +14,11 @@ from helpers.retrieval.store import open_corpus
 from helpers.retrieval.vectors import cache_paths
 
 
-def test_full_build_lock_and_background_build():
+def test_full_build_lock_and_background_build(monkeypatch):
     from helpers.retrieval import indexing
     from helpers.retrieval.store import add_corpus
 
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", "64")  # the background process inherits it
     store = add_corpus("fixture-bg", Path(open_corpus("fixture").meta()["source"]))
     st = indexing.state(store)
     assert not st.complete and st.builder is None and "no full index" in st.describe()
@@ -46,6 +47,7 @@ def test_demo_prints_each_step_and_reports_before_the_full_index(tmp_path, monke
 
     store = add_corpus("fixture-dm", Path(open_corpus("fixture").meta()["source"]))
     monkeypatch.setenv("WORKBENCH_AUTO_EMBED_MAX", "10")  # 72 documents count as a large corpus here
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", "64")  # as the arXiv corpus it is cut from (4x faster)
     monkeypatch.setattr(search_mod, "_INDEXES", {})
     start = indexing.start_background
     monkeypatch.setattr(indexing, "start_background", lambda store: start(store, low_priority=False))

@@ -157,6 +157,7 @@ def test_local_source_on_demand_records_what_it_scored(monkeypatch):
 
     add_corpus("fixture-od", Path(open_corpus("fixture").meta()["source"]))
     monkeypatch.setenv("WORKBENCH_AUTO_EMBED_MAX", "10")  # 72 documents count as a large corpus here
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", str(TOKENS))  # as the arXiv corpus it is cut from
     monkeypatch.setattr(search_mod, "_INDEXES", {})
     q = "Does sparse mixture-of-experts routing improve inference throughput without hurting accuracy?"
     plan = build_query_plan(q)
@@ -178,13 +179,16 @@ def test_local_source_on_demand_records_what_it_scored(monkeypatch):
 
 def test_screening_reuses_the_search_vectors(monkeypatch):
     from helpers.retrieval import screening
+    from helpers.retrieval.store import add_corpus
 
-    fx = open_corpus("fixture", progress=False)
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", str(TOKENS))  # as the arXiv corpus it is cut from
+    monkeypatch.setattr(search_mod, "_INDEXES", {})
+    fx = add_corpus("fixture-sc", Path(open_corpus("fixture").meta()["source"]))
     index = search_mod.dense_index(fx)
-    assert index.max_length == TOKENS == screening.SEMANTIC_MAX_TOKENS  # as the arXiv corpus it is cut from
+    assert index.max_length == TOKENS == screening.SEMANTIC_MAX_TOKENS
     papers = fx.get(fx.doc_ids()[:12])
     for p in papers:
-        p.sources = ["local:fixture"]
+        p.sources = ["local:fixture-sc"]
     question = "speculative decoding"
     qv = get_embedder(TOKENS).encode([question])[0]
     oracle = {p.id: float(get_embedder(TOKENS).encode([embed_text(p.title, p.abstract)])[0] @ qv) for p in papers}
@@ -211,6 +215,7 @@ def test_the_report_says_where_dense_scores_came_from(tmp_path, monkeypatch):
 
     add_corpus("fixture-od", Path(open_corpus("fixture").meta()["source"]))
     monkeypatch.setenv("WORKBENCH_AUTO_EMBED_MAX", "10")
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", str(TOKENS))
     monkeypatch.setattr(search_mod, "_INDEXES", {})
     params = parse_params({"question": "Does speculative decoding speed up LLM inference without quality loss?",
                            "slug": "od", "sources": ["local:fixture-od"], "min_papers": 2, "max_papers": 4,
@@ -259,6 +264,7 @@ def test_a_new_question_switches_to_the_full_index_once_it_is_complete(monkeypat
 
     store = add_corpus("fixture-sw", Path(open_corpus("fixture").meta()["source"]))
     monkeypatch.setenv("WORKBENCH_AUTO_EMBED_MAX", "10")
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", str(TOKENS))
     monkeypatch.setattr(search_mod, "_INDEXES", {})
     q = "Does speculative decoding speed up inference?"
     with pytest.warns(UserWarning):
