@@ -4,10 +4,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 QUESTIONS ?= params/coding-throughput-tradeoff.yaml params/moe-routing-multimodal.yaml
+# the arXiv corpus's full dense index: background (built after the first report) | before | skip
+FULL_INDEX ?= background
 
 .PHONY: setup demo test lint clean-outputs
 
 $(BIN)/workbench: pyproject.toml
+	@echo "Installing the workbench into $(VENV) (once; about 1-3 minutes, from PyPI)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
@@ -18,9 +21,7 @@ $(BIN)/workbench: pyproject.toml
 setup: $(BIN)/workbench
 
 demo: setup
-	# once per corpus version: the dense index of the arXiv corpus (resumable; skipped when cached)
-	WORKBENCH_ORT_THREADS=$${WORKBENCH_ORT_THREADS:-2} $(BIN)/workbench corpus embed arxiv-cs --max-tokens 64
-	$(BIN)/workbench run $(QUESTIONS)
+	@$(BIN)/workbench demo --full-index $(FULL_INDEX) $(QUESTIONS)
 
 test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider

@@ -34,32 +34,51 @@ def corpus_add(name: str, path: Path) -> None:
 @corpus_app.command("embed")
 def corpus_embed(
     name: str,
-    max_tokens: int = typer.Option(None, help="tokens of title+abstract embedded (default 256)"),
+    max_tokens: int = typer.Option(None, help="tokens of title+abstract embedded (default: the corpus's, else 256)"),
+    background: bool = typer.Option(False, "--background", help="build it in a detached low-priority process"),
+    nice: bool = typer.Option(False, "--nice", help="run at the lowest CPU priority"),
+    no_wait: bool = typer.Option(False, "--no-wait", help="leave if another process is building it"),
 ) -> None:
-    """Embed a corpus once for dense/hybrid search (cached; only new or changed documents are embedded)."""
+    """Build a corpus's full dense index once (cached and resumable; only new or changed documents are embedded).
+    Without it, a large corpus gets dense scores for its BM25 candidates only, computed on demand."""
     import time
 
     from .errors import WorkbenchError
-    from .retrieval.dense import DenseIndex
+    from .retrieval import indexing
     from .retrieval.store import open_corpus
 
     try:
         store = open_corpus(name)
     except WorkbenchError as exc:
         _fail(exc)
+    if background:
+        pid, log = indexing.start_background(store)
+        typer.echo(f"{name}: " + (f"already being built ({indexing.state(store).describe()})" if pid is None
+                                  else f"full index build started in the background (pid {pid}, log {log})"))
+        return
+    if nice:
+        from .retrieval.indexing import lowest_priority
+
+        lowest_priority()
     t0 = time.perf_counter()
-    index = DenseIndex.for_store(store, max_length=max_tokens)
+    index = indexing.build(store, max_length=max_tokens, wait=not no_wait)
+    if index is None:
+        typer.echo(f"{name}: another process is building this index ({indexing.state(store).describe()})")
+        return
     typer.echo(f"{name}: {len(index.doc_ids)} documents embedded ({index.max_length} tokens) "
                f"in {time.perf_counter() - t0:.1f} s")
 
 
 @corpus_app.command("list")
 def corpus_list() -> None:
-    """List known corpora and whether their index is built."""
-    from .retrieval.store import registered, store_path
+    """List known corpora, whether their search store is built and how far their dense index is."""
+    from .retrieval import indexing
+    from .retrieval.store import CorpusStore, registered, store_path
 
     for name, path in sorted(registered().items()):
-        typer.echo(f"{name}\t{path}\t{'built' if store_path(name).exists() else 'not built'}")
+        built = store_path(name).exists()
+        dense = indexing.state(CorpusStore(store_path(name), name)).describe() if built else ""
+        typer.echo(f"{name}\t{path}\t{'built' if built else 'not built'}\t{dense}")
 
 
 @app.command("run")
@@ -159,6 +178,23 @@ def batch_cmd(
         raise typer.Exit(code=1)
 
 
+@app.command("demo")
+def demo_cmd(
+    params_files: list[Path] = typer.Argument(..., help="the questions' params/*.yaml files"),
+    full_index: str = typer.Option("background", help="the full dense index: background (after the first report) "
+                                   "| before (the questions wait for it) | skip"),
+    out: Path = typer.Option(None, help="output root (default: outputs/)"),
+) -> None:
+    """What `make demo` runs: the questions from a fresh clone, each step with its estimate and a progress bar."""
+    from .demo import run_demo
+    from .errors import WorkbenchError
+
+    try:
+        run_demo(params_files, full_index=full_index, out_root=out)
+    except (WorkbenchError, ValueError) as exc:
+        _fail(exc)
+
+
 @app.command("review")
 def review_cmd(slug: str, out: Path = typer.Option(None, help="output root (default: outputs/)")) -> None:
     """Show what a person has decided for SLUG and which claims are still pending."""
@@ -206,12 +242,15 @@ def eval_retrieval_cmd(
     method: str = typer.Option(None, "--method", help="bm25 | dense | hybrid | hybrid-rrf | hybrid-prf (default: hybrid)"),
     split: str = typer.Option("train", "--split", help="which qrels/<split>.tsv to score against"),
     no_bm25: bool = typer.Option(False, "--no-bm25", help="skip the BM25 comparison row"),
+    on_demand: bool = typer.Option(False, "--on-demand",
+                                   help="also run the method with dense scores over each query's BM25 candidates only"),
 ) -> None:
     """Run a retrieval method over a BEIR folder; print nDCG@10, Recall@100, index time and latency."""
     from .evaluation.retrieval import eval_retrieval
 
     try:
-        eval_retrieval(beir, out, top_k=top_k, method=method, split=split, compare_bm25=not no_bm25)
+        eval_retrieval(beir, out, top_k=top_k, method=method, split=split, compare_bm25=not no_bm25,
+                       on_demand=on_demand)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
 

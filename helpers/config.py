@@ -52,3 +52,6 @@ DEFAULT_CORPORA: dict[str, str] = {
     "scifact": "scifact/corpus.jsonl",
     "beir-scifact": "beir-scifact/corpus.jsonl",
 }
+# Word pieces of "title. abstract" embedded per document, where a corpus needs fewer than the default 256: arXiv
+# abstracts state their topic in the title and first sentence, and 64 tokens embed ~5x faster (docs/benchmarks.md).
+EMBED_MAX_TOKENS: dict[str, int] = {"arxiv-cs": 64}

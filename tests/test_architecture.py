@@ -84,7 +84,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-ENTRY_POINTS = {"helpers.cli", "helpers.runner", "helpers.manifest"}  # above every stage: they run it
+ENTRY_POINTS = {"helpers.cli", "helpers.runner", "helpers.manifest", "helpers.demo"}  # above every stage: they run it
 ENTRY_PACKAGES = ("helpers.batch",)  # `workbench batch` runs the runner, so it sits with the entry points
 
 

@@ -126,7 +126,7 @@ class CountingEmbedder:
     def __init__(self) -> None:
         self.calls = 0
 
-    def encode(self, texts, batch_size=32, progress=False):
+    def encode(self, texts, batch_size=None, progress=False, on_batch=None):
         self.calls += len(texts)
         out = np.zeros((len(texts), DIM), np.float32)
         for i, t in enumerate(texts):

@@ -1,5 +1,5 @@
 """Sweep retrieval settings on the TUNING part of the BEIR-SciFact train queries (validation part reported,
-never used for choosing). Usage: python training/tune_retrieval.py [bm25|fusion]"""
+never used for choosing). Usage: python training/tune_retrieval.py [bm25|fusion|fusion2|ondemand]"""
 
 from __future__ import annotations
 
@@ -93,6 +93,36 @@ def main(what: str) -> None:
                        as_run({q: S.rrf([lex[tw][q], roc[q]], k=60) for q in qids}), beir.qrels)
                 report(f"rrf(bm25, dense, rocchio) tw={tw} m={m} b={beta}",
                        as_run({q: S.rrf([lex[tw][q], dense[q], roc[q]], k=60) for q in qids}), beir.qrels)
+
+    if what == "ondemand":
+        # the hybrid without a full index: the dense list is each query's BM25 candidates ranked by cosine (the
+        # full index's vectors, so only the scope differs), of which the best `keep` are fused
+        index = S.dense_index(store)
+        row = {doc: i for i, doc in enumerate(index.doc_ids)}
+        prefix = f"{store.name}:"
+        qids = list(beir.queries)
+        qv = index.embedder.encode([beir.queries[q] for q in qids])
+        lex = {q: S.bm25(store, beir.queries[q], k=1000, title_weight=S.HYBRID_TITLE_WEIGHT) for q in qids}
+        a = S.DENSE_ALPHA
+
+        def as_run(r):
+            return {q: [(h.doc_id.removeprefix(prefix), h.score) for h in hs[:100]] for q, hs in r.items()}
+
+        def fused(depth, keep):
+            out = {}
+            for i, q in enumerate(qids):
+                cands = lex[q][:depth]
+                cos = sorted((S.Hit(h.doc_id, float(index.vectors[row[h.doc_id]] @ qv[i])) for h in cands),
+                             key=lambda h: -h.score)
+                out[q] = S.minmax_fusion([lex[q][:S.DEPTH], cos[:keep]], [1 - a, a])
+            return out
+
+        report("full hybrid", as_run({q: S.minmax_fusion([lex[q][:S.DEPTH], index.search_vector(qv[i], S.DEPTH)],
+                                                           [1 - a, a]) for i, q in enumerate(qids)}), beir.qrels)
+        for keep in (25, 50, 60, 75, 80, 90, 100, 150, 200):
+            report(f"on demand: BM25 top {S.DEPTH}, best {keep} by cosine", as_run(fused(S.DEPTH, keep)), beir.qrels)
+        for depth in (300, 500, 1000):
+            report(f"on demand: BM25 top {depth}, best 200 by cosine", as_run(fused(depth, 200)), beir.qrels)
 
 
 if __name__ == "__main__":

@@ -154,8 +154,11 @@ def format_table(rows: list[dict]) -> str:
 
 
 def eval_retrieval(folder: Path, out: Path, top_k: int = 100, method: str | None = None,
-                   split: str = "train", compare_bm25: bool = True, progress: bool = True) -> list[dict]:
-    """Run, write and score one method (plus BM25 for comparison); returns the table rows."""
+                   split: str = "train", compare_bm25: bool = True, progress: bool = True,
+                   on_demand: bool = False) -> list[dict]:
+    """Run, write and score one method (plus BM25 for comparison); returns the table rows. With `on_demand`,
+    the same method is also run with dense scores over each query's BM25 candidates only (the path a corpus
+    without a full index takes), in the same run."""
     from ..retrieval.search import DEFAULT_METHOD, dense_index
 
     method = method or DEFAULT_METHOD
@@ -169,16 +172,23 @@ def eval_retrieval(folder: Path, out: Path, top_k: int = 100, method: str | None
         DenseIndex.for_store(store, progress=progress)  # embeds what is not cached, whatever the corpus size
         dense_index(store)
         index_s["dense"] = time.perf_counter() - t0
-    methods = [method] + (["bm25"] if compare_bm25 and method != "bm25" else [])
+    methods = [(method, {})]
+    if on_demand and method != "bm25":
+        methods.append((method, {"dense_scope": "candidates"}))
+    if compare_bm25 and method != "bm25":
+        methods.append(("bm25", {}))
     rows = []
     val = {q for q in beir.qrels if is_validation(q)}
     tune = set(beir.qrels) - val
-    for name in methods:
-        res = run_queries(store, beir.queries, name, k=top_k, progress=progress)
-        if name == method:
+    for name, kw in methods:
+        res = run_queries(store, beir.queries, name, k=top_k, progress=progress, **kw)
+        if name == method and not kw:
             write_trec(res.run, out, tag=name)
+        elif kw:
+            write_trec(res.run, out.with_name(f"{out.stem}.on-demand{out.suffix}"), tag=f"{name}-on-demand")
         med, p95 = res.latency_ms()
-        row = {"method": name, "queries": len(res.run), "judged": len(beir.qrels)}
+        label = f"{name} (on demand: BM25 candidates)" if kw else name
+        row = {"method": label, "queries": len(res.run), "judged": len(beir.qrels)}
         for part, qids in (("all", None), ("tune", tune), ("val", val)):
             scores = evaluate(res.run, beir.qrels, qids)
             row[f"nDCG@10 {part}"] = f"{scores['nDCG@10']:.4f}"
@@ -189,5 +199,6 @@ def eval_retrieval(folder: Path, out: Path, top_k: int = 100, method: str | None
           f"({len(tune)} tune / {len(val)} val); index build: "
           + ", ".join(f"{k} {v:.1f} s" + (" (cached)" if v == 0.0 else "") for k, v in index_s.items()))
     print(format_table(rows))
-    print(f"run file: {out}")
+    print(f"run file: {out}" + (f" (on demand: {out.with_name(f'{out.stem}.on-demand{out.suffix}')})"
+                                 if on_demand and method != "bm25" else ""))
     return rows

@@ -1,81 +1,67 @@
-"""Dense (embedding) index over a CorpusStore, cached on disk next to the store.
+"""Dense (embedding) index over a CorpusStore: the full index, cached on disk next to the store.
 
-Files under `<cache>/corpora/`:
-- `<name>.<tag>.emb.npy`  float32 (n_docs, 384), L2-normalised, in the store's row order;
-- `<name>.<tag>.keys.npy` per-document key (blake2b of the embedded text): a document whose text is unchanged
-  is never embedded again, even after the store is rebuilt with other documents added or removed;
-- `<name>.<tag>.partial.*` checkpoints written while a long build runs (a killed build resumes);
-- `.<name>.<tag>.emb.npy.lock`: one process builds a cache at a time; the others wait, then reuse it.
-`<tag>` names the model and truncation length (e.g. `minilm-int8-t128`).
+The vectors live in the store's content-keyed cache (`vectors.py`: the complete index, a running build's
+checkpoints and the vectors questions computed on demand). `DenseIndex.for_store` builds the complete index,
+embedding only documents whose text has no cached vector, and resumes a killed build. `<tag>` in the file names
+names the model and truncation length (e.g. `minilm-int8-t64`).
 
-Search is an exact matrix product (75k x 384 float32 is ~30 ms), so no approximate index is needed.
+Search is an exact matrix product (75k x 384 float32 is ~30 ms), so no approximate index is needed. Without a
+complete index, a large corpus is scored on demand instead (`ondemand.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from ..locks import build_lock
-from .embed import DIM, Embedder, get_embedder
+from .embed import Embedder, get_embedder
 from .store import CorpusStore, Hit
+from .vectors import PAIRS, VectorCache, cache_paths, text_key
 
-CHUNK = 2048
+CHUNK = 2048  # documents between checkpoints of a full build
 
-
-def default_max_length() -> int:
-    """Tokens of "title. abstract" embedded per document (`WORKBENCH_EMBED_MAX_TOKENS`, default 256)."""
-    return int(os.environ.get("WORKBENCH_EMBED_MAX_TOKENS", "256"))
+__all__ = ["CHUNK", "DenseIndex", "Usage", "cache_paths", "text_key"]  # the last two re-exported
 
 
-def text_key(text: str) -> bytes:
-    """16-byte digest of the embedded text (trailing NULs stripped, as numpy's "S16" round trip does)."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest().rstrip(b"\0")
+def default_max_length(name: str | None = None) -> int:
+    """Tokens of "title. abstract" embedded per document of a newly embedded corpus: `WORKBENCH_EMBED_MAX_TOKENS`,
+    else the corpus's own default (`config.EMBED_MAX_TOKENS`: arXiv 64), else 256."""
+    value = os.environ.get("WORKBENCH_EMBED_MAX_TOKENS", "").strip()
+    if value:
+        return int(value)
+    return config.EMBED_MAX_TOKENS.get(name or "", 256)
 
 
-def _save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr)
-    os.replace(tmp, path)
-
-
-def _load_pool(emb: Path, keys: Path) -> dict[bytes, np.ndarray]:
-    if not (emb.exists() and keys.exists()):
-        return {}
-    vecs, ks = np.load(emb), np.load(keys)
-    if len(vecs) != len(ks) or (len(vecs) and vecs.shape[1] != DIM):
-        return {}
-    return {bytes(k): vecs[i] for i, k in enumerate(ks)}
-
-
-def _cached_vectors(paths: dict[str, Path], keys: list[bytes]) -> np.ndarray | None:
-    """The cached vectors when the cache's keys match `keys` row for row, else None (call under the lock)."""
-    if not (paths["emb"].exists() and paths["keys"].exists()):
-        return None
-    cached_keys = np.load(paths["keys"])
-    if len(cached_keys) != len(keys) or not np.array_equal(cached_keys, np.array(keys, dtype="S16")):
-        return None
-    vectors = np.load(paths["emb"])
-    return vectors if len(vectors) == len(keys) else None
+def _lengths(store: CorpusStore, kind: str) -> list[int]:
+    found = sorted(store.db_path.parent.glob(f"{store.name}.minilm-int8-t*.{kind}.npy"))
+    return [int(p.name[len(store.name) + len(".minilm-int8-t"):].split(".")[0]) for p in found]
 
 
 def cached_max_length(store: CorpusStore) -> int | None:
     """The truncation length of a complete embedding cache for this store (the default one preferred)."""
-    found = sorted(store.db_path.parent.glob(f"{store.name}.minilm-int8-t*.emb.npy"))
-    lengths = [int(p.name.rsplit("-t", 1)[1].split(".")[0]) for p in found]
-    if default_max_length() in lengths:
-        return default_max_length()
+    lengths = _lengths(store, "emb")
+    if default_max_length(store.name) in lengths:
+        return default_max_length(store.name)
     return lengths[0] if lengths else None
 
 
-def cache_paths(store: CorpusStore, max_length: int) -> dict[str, Path]:
-    base = store.db_path.parent / f"{store.name}.minilm-int8-t{max_length}"
-    return {k: Path(f"{base}.{k}.npy") for k in ("emb", "keys", "partial-emb", "partial-keys")}
+def embed_length(store: CorpusStore) -> int:
+    """The truncation length to embed this store at: its complete cache's, else that of a build in progress or
+    of earlier on-demand vectors (the default one preferred), else the corpus default."""
+    found = cached_max_length(store)
+    if found is not None:
+        return found
+    started = sorted({n for kind, _ in PAIRS[1:] for n in _lengths(store, kind)})
+    default = default_max_length(store.name)
+    return default if default in started or not started else started[0]
 
 
 def has_complete_cache(store: CorpusStore) -> bool:
@@ -105,15 +91,64 @@ def year_mask(years: np.ndarray, year_range: tuple[int | None, int | None] | Non
     return ok
 
 
-class DenseIndex:
-    """Exact cosine-similarity search over cached document embeddings."""
+@dataclass
+class Usage:
+    """What dense scoring cost while it was tracked: documents scored and vectors embedded for them."""
+
+    scored: set[str] = field(default_factory=set)
+    embedded: int = 0
+
+
+class _Tracked:
+    """Shared by both index kinds: `track()` collects the documents scored inside a `with` block."""
+
+    def _init_tracking(self) -> None:
+        self._trackers: list[Usage] = []
+
+    @contextmanager
+    def track(self) -> Iterator[Usage]:
+        usage = Usage()
+        self._trackers.append(usage)
+        try:
+            yield usage
+        finally:
+            self._trackers.remove(usage)
+
+    def _note(self, doc_ids: list[str], embedded: int = 0) -> None:
+        for usage in self._trackers:
+            usage.scored.update(doc_ids)
+            usage.embedded += embedded
+
+    def rank(self, query: str, doc_ids: list[str], k: int | None = None) -> list[Hit]:
+        """`doc_ids` ordered by cosine similarity to `query` (ties keep the given order), the top `k`."""
+        ids = list(dict.fromkeys(doc_ids))
+        sims = self.similarity(query, ids)
+        order = sorted(range(len(ids)), key=lambda i: -sims[i])
+        return [Hit(ids[i], sims[i]) for i in order[: k if k is not None else len(ids)]]
+
+
+
+def _complete_index(paths: dict[str, Path], keys: list[bytes]) -> np.ndarray | None:
+    """The complete index's vectors when its keys match the store row for row, else None."""
+    if paths["emb"].exists() and paths["keys"].exists():
+        cached_keys = np.load(paths["keys"])
+        if len(cached_keys) == len(keys) and np.array_equal(cached_keys, np.array(keys, dtype="S16")):
+            return np.load(paths["emb"])
+    return None
+
+class DenseIndex(_Tracked):
+    """Exact cosine-similarity search over the complete index of a store."""
+
+    full = True
 
     def __init__(self, doc_ids: list[str], vectors: np.ndarray, embedder: Embedder | None = None,
-                 max_length: int | None = None) -> None:
+                 max_length: int | None = None, keys: list[bytes] | None = None) -> None:
         self.doc_ids = doc_ids
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.max_length = max_length or default_max_length()
         self._embedder = embedder
+        self._keys = keys
+        self._init_tracking()
 
     @property
     def embedder(self) -> Embedder:
@@ -121,57 +156,59 @@ class DenseIndex:
             self._embedder = get_embedder(self.max_length)
         return self._embedder
 
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_ids)
+
     @classmethod
     def for_store(cls, store: CorpusStore, max_length: int | None = None, progress: bool = True,
                   embedder: Embedder | None = None) -> DenseIndex:
-        """Load the store's embeddings, embedding only documents whose text has no cached vector."""
-        max_length = max_length or cached_max_length(store) or default_max_length()
+        """Load the store's complete index, embedding first only the documents whose text has no cached vector
+        (complete index, checkpoints, or on-demand vectors; re-read between chunks, so vectors a question
+        computes while this runs are not computed again)."""
+        max_length = max_length or embed_length(store)
         paths = cache_paths(store, max_length)
         texts, doc_ids = store.texts(), store.doc_ids()
         keys = [text_key(t) for t in texts]
-        # under one lock per cache: a reader never pairs one writer's keys with another's vectors, and while
-        # one process embeds, the others wait here and then reuse its files
+        vectors = _complete_index(paths, keys)
+        if vectors is not None:  # fast path: the complete index matches row for row
+            return cls(doc_ids, vectors, embedder, max_length, keys)
+        # one process builds the complete index; the others wait here, then reuse it (double-checked)
         with build_lock(paths["emb"]):
-            vectors = _cached_vectors(paths, keys)  # the cache matches row for row
-            if vectors is None:
-                vectors = cls._build(store, paths, texts, keys, max_length, progress, embedder)
-        return cls(doc_ids, vectors, embedder, max_length)
+            vectors = _complete_index(paths, keys)
+            if vectors is not None:
+                return cls(doc_ids, vectors, embedder, max_length, keys)
+            return cls._build(store, max_length, texts, doc_ids, keys, progress, embedder)
 
-    @staticmethod
-    def _build(store: CorpusStore, paths: dict[str, Path], texts: list[str], keys: list[bytes], max_length: int,
-               progress: bool, embedder: Embedder | None) -> np.ndarray:
-        """Embed what no cache file holds (resuming from the partial checkpoints), then write the cache."""
-        pool = _load_pool(paths["emb"], paths["keys"])
-        pool.update(_load_pool(paths["partial-emb"], paths["partial-keys"]))
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in pool}.values(), key=lambda i: len(texts[i]))
+    @classmethod
+    def _build(cls, store: CorpusStore, max_length: int, texts: list[str], doc_ids: list[str], keys: list[bytes],
+               progress: bool, embedder: Embedder | None) -> DenseIndex:
+        """Embed what no cached vector holds (complete index, checkpoints, on-demand vectors), then write it."""
+        cache = VectorCache(store, max_length, embedder)
+        cache.refresh()
+        first = {k: i for i, k in enumerate(keys) if k not in cache}
+        missing = sorted(first.values(), key=lambda i: len(texts[i]))
         if missing:
-            emb = embedder or get_embedder(max_length)
-            done_keys = list(pool)
-            done_vecs = [pool[k] for k in done_keys]
             bar = None
             if progress:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=len(missing), desc=f"embed {store.name}", unit=" docs", mininterval=5)
+                bar = tqdm(total=len(missing), desc=f"embed {store.name}", unit=" docs", mininterval=2,
+                           smoothing=0.05)
             for start in range(0, len(missing), CHUNK):
                 chunk = missing[start:start + CHUNK]
-                vecs = emb.encode([texts[i] for i in chunk])
-                for i, v in zip(chunk, vecs, strict=True):
-                    pool[keys[i]] = v
-                    done_keys.append(keys[i])
-                    done_vecs.append(v)
-                _save(paths["partial-emb"], np.stack(done_vecs))
-                _save(paths["partial-keys"], np.array(done_keys, dtype="S16"))
-                if bar is not None:
-                    bar.update(len(chunk))
+                cache.refresh()  # what others (an on-demand question) computed since the last chunk
+                todo = [i for i in chunk if keys[i] not in cache]
+                if bar is not None and len(todo) < len(chunk):
+                    bar.update(len(chunk) - len(todo))
+                vecs = cache.embedder.encode([texts[i] for i in todo], on_batch=bar.update if bar else None)
+                cache.add([keys[i] for i in todo], vecs)
+                cache.embedded += len(todo)
+                cache.checkpoint()
             if bar is not None:
                 bar.close()
-        vectors = np.stack([pool[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
-        _save(paths["emb"], vectors.astype(np.float32))
-        _save(paths["keys"], np.array(keys, dtype="S16"))
-        for k in ("partial-emb", "partial-keys"):
-            paths[k].unlink(missing_ok=True)
-        return vectors
+        vectors = cache.complete(keys)
+        return cls(doc_ids, vectors, cache._embedder, max_length, keys)
 
     def search_vector(self, qvec: np.ndarray, k: int = 100, allowed: np.ndarray | None = None) -> list[Hit]:
         """Top-k documents by cosine similarity to a unit query vector (optionally a boolean row mask)."""
@@ -185,13 +222,29 @@ class DenseIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [Hit(self.doc_ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
 
-    def similarity(self, query: str, doc_ids: list[str]) -> list[float]:
-        """Cosine similarity of `query` to each of `doc_ids` (0.0 for ids not in the index)."""
+    def _rows(self) -> dict[str, int]:
         if not hasattr(self, "_row"):
             self._row = {d: i for i, d in enumerate(self.doc_ids)}
+        return self._row
+
+    def similarity(self, query: str, doc_ids: list[str]) -> list[float]:
+        """Cosine similarity of `query` to each of `doc_ids` (0.0 for ids not in the index)."""
         qvec = self.embedder.encode([query])[0]
-        rows = [self._row.get(d) for d in doc_ids]
+        rows = [self._rows().get(d) for d in doc_ids]
+        self._note([d for d, r in zip(doc_ids, rows) if r is not None])
         return [float(self.vectors[r] @ qvec) if r is not None else 0.0 for r in rows]
 
+    def text_vectors(self, texts: list[str]) -> list[np.ndarray | None]:
+        """The index's vector of each text (by content key), None for a text it does not hold."""
+        if self._keys is None:
+            return [None] * len(texts)
+        if not hasattr(self, "_by_key"):
+            self._by_key = {k: i for i, k in enumerate(self._keys)}
+        rows = [self._by_key.get(text_key(t)) for t in texts]
+        return [self.vectors[r] if r is not None else None for r in rows]
+
     def search(self, query: str, k: int = 100, allowed: np.ndarray | None = None) -> list[Hit]:
-        return self.search_vector(self.embedder.encode([query])[0], k, allowed)
+        hits = self.search_vector(self.embedder.encode([query])[0], k, allowed)
+        self._note([h.doc_id for h in hits])
+        return hits
+

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..params import Params
 from ..records import Paper
 from ..text import QUESTION_FILLER, content_words, phrase_in, stem, stems
@@ -35,16 +37,43 @@ def strip_boilerplate(text: str) -> str:
     return BOILERPLATE.sub(" ", text or "")
 
 
+SEMANTIC_MAX_TOKENS = 64  # word pieces of "title. abstract" for the relevance score (as the arXiv index)
+
+
+def _store_vectors(papers: list[Paper], texts: list[str]) -> list[np.ndarray | None]:
+    """Vectors the search already has for these texts: from the dense scorer of each local corpus the papers
+    came from, where this process made one at the same truncation (no vector is computed twice)."""
+    from .search import loaded_dense_index
+    from .store import store_path
+
+    out: list[np.ndarray | None] = [None] * len(papers)
+    corpora = {s.split(":", 1)[1] for p in papers for s in (p.sources or [p.source]) if s.startswith("local:")}
+    for name in sorted(corpora):
+        index = loaded_dense_index(store_path(name), name)
+        if index is None or index.max_length != SEMANTIC_MAX_TOKENS:
+            continue
+        rows = [i for i, p in enumerate(papers) if out[i] is None and f"local:{name}" in (p.sources or [p.source])]
+        for i, vec in zip(rows, index.text_vectors([texts[i] for i in rows]), strict=True):
+            out[i] = vec
+    return out
+
+
 def semantic_similarity(question: str, papers: list[Paper]) -> dict[str, float]:
     """Cosine similarity of each paper ("title. abstract", 64 word pieces, as the arXiv index) to the question."""
     if not papers:
         return {}
     from .embed import get_embedder
+    from .store import embed_text
 
-    emb = get_embedder(64)
+    emb = get_embedder(SEMANTIC_MAX_TOKENS)
     q = emb.encode([question])[0]
-    docs = emb.encode([f"{p.title}. {p.abstract}" for p in papers], batch_size=32)
-    return {p.id: float(v) for p, v in zip(papers, docs @ q)}
+    texts = [embed_text(p.title, p.abstract) for p in papers]
+    vecs = _store_vectors(papers, texts)
+    todo = [i for i, v in enumerate(vecs) if v is None]
+    if todo:
+        for i, v in zip(todo, emb.encode([texts[i] for i in todo]), strict=True):
+            vecs[i] = v
+    return {p.id: float(v @ q) for p, v in zip(papers, vecs)}
 
 
 @dataclass

@@ -9,6 +9,9 @@
 - `hybrid-prf`: `hybrid` with RM3-style pseudo-relevance feedback terms added to the BM25 query.
 Settings were chosen on the tuning part (70%) of the BEIR-SciFact train queries; see
 docs/benchmarks.md (Retrieval) for the validation part.
+Where a large corpus has no full embedding index yet, dense scores are computed on demand (`ondemand.py`) for
+the BM25 candidates of each query (`dense_scope="candidates"` forces that path, e.g. to measure it against the
+full index: `workbench eval retrieval --on-demand`).
 Fusion functions are pure and tested on hand-checked examples.
 """
 
@@ -33,6 +36,10 @@ HYBRID_TITLE_WEIGHT = 3.0  # FTS5 bm25() column weight of the title inside hybri
 DENSE_ALPHA = 0.4  # weight of the dense list in the min-max convex combination
 RRF_K = 10
 DEPTH = 200
+# On demand (no full index), a hybrid's dense list keeps the best-scoring 30% of the BM25 candidates: the rest
+# would mostly be missing from a full index's top-DEPTH dense list, where they score 0 (tuning part: 50-80 of
+# 200 all within 0.001 nDCG@10 of the full hybrid, 60 best; all 200: -0.011).
+ONDEMAND_DENSE_SHARE = 0.3
 
 
 def register(name: str) -> Callable[[SearchFn], SearchFn]:
@@ -76,23 +83,37 @@ def minmax_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -
 
 # -- per-store resources -----------------------------------------------------------------------
 
-AUTO_EMBED_MAX = 20_000  # larger corpora are embedded explicitly: `workbench corpus embed NAME`
+AUTO_EMBED_MAX = 20_000  # larger corpora without a full index are scored on demand (`ondemand.py`)
+SCOPES = ("auto", "candidates")
 
 
 def auto_embed_max() -> int:
     return int(os.environ.get("WORKBENCH_AUTO_EMBED_MAX", AUTO_EMBED_MAX))
 
 
-@lru_cache(maxsize=8)
-def _dense(db_path: Path, name: str):
-    from .dense import DenseIndex, has_complete_cache
+def default_scope() -> str:
+    """`WORKBENCH_DENSE_SCOPE`: `auto` (default) or `candidates` (on-demand scoring even where a full index exists,
+    e.g. to measure it)."""
+    scope = os.environ.get("WORKBENCH_DENSE_SCOPE", "auto").strip() or "auto"
+    if scope not in SCOPES:
+        raise ValueError(f"WORKBENCH_DENSE_SCOPE={scope!r}: expected one of {', '.join(SCOPES)}")
+    return scope
+
+
+_INDEXES: dict[tuple[Path, str, str], object] = {}  # one dense scorer per store and scope, per process
+
+
+def _dense(db_path: Path, name: str, scope: str):
+    from .dense import DenseIndex, embed_length, has_complete_cache
+    from .ondemand import OnDemandIndex
 
     store = CorpusStore(db_path, name)
-    if len(store) > auto_embed_max() and not has_complete_cache(store):
-        warnings.warn(f"corpus '{name}' has no embedding cache and is too large to embed on the fly; "
-                      f"using BM25 only (run `workbench corpus embed {name}` once)", stacklevel=3)
-        return None
-    return DenseIndex.for_store(store)
+    if scope == "auto" and (has_complete_cache(store) or len(store) <= auto_embed_max()):
+        return DenseIndex.for_store(store)
+    if scope == "auto":
+        warnings.warn(f"corpus '{name}' has no full embedding index: dense scores over the BM25 candidates only, "
+                      f"embedded on demand (build the index with `workbench corpus embed {name}`)", stacklevel=4)
+    return OnDemandIndex(store, embed_length(store))
 
 
 @lru_cache(maxsize=8)
@@ -102,17 +123,37 @@ def _years(db_path: Path, name: str) -> np.ndarray:
     return row_years(CorpusStore(db_path, name))
 
 
-def dense_index(store: CorpusStore):
-    """The store's DenseIndex (built or loaded once per process), or None if it is not available."""
-    return _dense(store.db_path, store.name)
+def dense_index(store: CorpusStore, scope: str | None = None, refresh: bool = False):
+    """The store's dense scorer, made once per process: the full `DenseIndex` where its cache is complete (or the
+    corpus is small enough to embed now: `auto_embed_max`), else an `OnDemandIndex` over given candidates. With
+    `refresh` (a new question starting), an on-demand scorer gives way to the full index if a build has completed
+    it meanwhile, so a long-lived kernel uses it without a restart."""
+    from .dense import has_complete_cache
+
+    key = (store.db_path, store.name, scope or default_scope())
+    index = _INDEXES.get(key)
+    if index is None or (refresh and key[2] == "auto" and not index.full and has_complete_cache(store)):
+        _INDEXES[key] = index = _dense(*key)
+    return index
 
 
-def _dense_hits(store: CorpusStore, query: str, k: int, year_range) -> list[Hit]:
+def loaded_dense_index(db_path: Path, name: str):
+    """A store's dense scorer if this process already made one (None otherwise: nothing is built or loaded)."""
+    return _INDEXES.get((Path(db_path), name, default_scope()))
+
+
+def _dense_hits(store: CorpusStore, query: str, k: int, year_range, kw: dict) -> list[Hit]:
+    """Dense hits: over the whole corpus with a full index; on demand, over `kw["candidates"]` (documents already
+    inside the year range) or else over the query's own BM25 candidates."""
     from .dense import year_mask
 
-    index = dense_index(store)
-    if index is None:
-        return []
+    index = dense_index(store, kw.get("dense_scope"))
+    if not index.full:
+        cands = kw.get("candidates")
+        if cands is None:
+            cands = [h.doc_id for h in bm25(store, query, k=max(k, kw.get("depth", DEPTH)), year_range=year_range,
+                                            title_weight=kw.get("title_weight", HYBRID_TITLE_WEIGHT))]
+        return index.rank(query, list(cands), k)
     mask = year_mask(_years(store.db_path, store.name), year_range) if year_range else None
     return index.search(query, k=k, allowed=mask)
 
@@ -127,8 +168,8 @@ def bm25(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
 
 @register("dense")
 def dense(store: CorpusStore, query: str, k: int = 100, **kw) -> list[Hit]:
-    """Cosine similarity of MiniLM embeddings (exact, over the whole corpus)."""
-    return _dense_hits(store, query, k, kw.get("year_range"))
+    """Cosine similarity of MiniLM embeddings (exact, over the whole corpus; on demand, over candidates)."""
+    return _dense_hits(store, query, k, kw.get("year_range"), kw)
 
 
 def _lists(store: CorpusStore, lexical_query: str, query: str, k: int, kw: dict) -> tuple[list[Hit], list[Hit]]:
@@ -136,7 +177,12 @@ def _lists(store: CorpusStore, lexical_query: str, query: str, k: int, kw: dict)
     year_range = kw.get("year_range")
     lex = bm25(store, lexical_query, k=depth, title_weight=kw.get("title_weight", HYBRID_TITLE_WEIGHT),
                year_range=year_range)
-    return lex, dense(store, query, k=depth, year_range=year_range)
+    index = dense_index(store, kw.get("dense_scope"))
+    if index.full:
+        return lex, dense(store, query, k=depth, year_range=year_range)
+    # on demand: the BM25 candidates ranked by cosine, the best ONDEMAND_DENSE_SHARE of them
+    keep = max(1, round(ONDEMAND_DENSE_SHARE * depth))
+    return lex, index.rank(query, [h.doc_id for h in lex], keep)
 
 
 @register("hybrid")

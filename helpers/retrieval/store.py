@@ -100,6 +100,11 @@ def fts_query(text: str, max_terms: int = 64) -> str:
     return " OR ".join(f'"{w}"' for w in seen[:max_terms])
 
 
+def embed_text(title: str | None, abstract: str | None) -> str:
+    """The text a document's vector is computed from: "title. abstract" (the abstract alone without a title)."""
+    return f"{title}. {abstract}" if title else (abstract or "")  # as the first caches were keyed: keep it
+
+
 @dataclass
 class Hit:
     doc_id: str
@@ -216,8 +221,18 @@ class CorpusStore:
         return [r[0] for r in self._con.execute("SELECT doc_id FROM docs ORDER BY n")]
 
     def texts(self) -> list[str]:
-        """"title. abstract" per document in row order (what embeddings are computed from)."""
-        return [f"{t}. {a}" if t else a for t, a in self._con.execute("SELECT title, abstract FROM docs ORDER BY n")]
+        """"title. abstract" per document in row order (what embeddings are computed from: `embed_text`)."""
+        return [embed_text(t, a) for t, a in self._con.execute("SELECT title, abstract FROM docs ORDER BY n")]
+
+    def texts_for(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """`embed_text` of the given documents (unknown ids left out)."""
+        ids = list(dict.fromkeys(doc_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            q = f"SELECT doc_id, title, abstract FROM docs WHERE doc_id IN ({','.join('?' * len(chunk))})"
+            out.update((d, embed_text(t, a)) for d, t, a in self._con.execute(q, chunk))
+        return out
 
     def doc_frequency(self, terms: Iterable[str]) -> dict[str, int]:
         """Document frequency of each (porter-stemmed by FTS5) term, for query weighting."""

@@ -73,6 +73,7 @@ def methods_lines(ctx: dict) -> list[str]:
                                      for s in ctx["search"]["sources"]), "",
          f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"
          + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"]), "",
+         *([f"**Retrieval:** {e(' '.join(ctx['retrieval']))}", ""] if ctx.get("retrieval") else []),
          f"**Inclusion criteria** ({e(crit.get('source', 'params'))}): " + (criteria or "none")
          + f"; relevance ≥ {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
          + ("; surveys and reviews excluded" if prm["criteria"]["exclude_surveys"] else "")

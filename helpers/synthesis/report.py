@@ -24,8 +24,30 @@ from . import references
 from .render_md import markdown
 
 
+def retrieval_statements(search: dict) -> list[str]:
+    """How each local source's dense (semantic) scores were computed, from search.json."""
+    out = []
+    for s in search.get("sources", []):
+        d = s.get("dense")
+        if not d:
+            continue
+        if d["scope"] == "full index":
+            out.append(f"{s['source']}: hybrid BM25 + dense (MiniLM) retrieval, dense scores over the full embedding "
+                       f"index ({d['corpus_documents']:,} documents).")
+        else:
+            out.append(f"{s['source']}: hybrid BM25 + dense (MiniLM) retrieval with dense scores over the BM25 "
+                       f"candidates only ({d['scored']:,} of {d['corpus_documents']:,} documents, "
+                       f"{d['embedded_now']:,} of them embedded for this run): the corpus's full embedding index "
+                       f"was not built yet.")
+    return out
+
+
 def _limitations(ctx: dict) -> list[str]:
     out = []
+    for s in ctx["search"].get("sources", []):
+        if (s.get("dense") or {}).get("scope") == "BM25 candidates":
+            out.append(f"Dense (semantic) scores for {s['source']} covered only the BM25 candidates of the queries: a "
+                       "paper that shares no words with any query could not be found by meaning alone.")
     p = ctx["prisma"]
     for s, err in (p.get("failed_sources") or {}).items():
         out.append(f"Source {s} failed ({err}); its records are missing from this synthesis.")
@@ -101,7 +123,7 @@ def build_context(params: Params, out_dir: Path) -> dict:
         "claims_by_label": {k: int(counts.get(k, 0)) for k in ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")},
         "contradictions": int((claims["contradiction"].astype(str).str.lower() == "true").sum()) if len(claims) else 0,
         "preprint_share": (sum(1 for p in included if p.type == "preprint") / len(included)) if included else 0.0,
-        "n_screened_records": len(papers_csv),
+        "n_screened_records": len(papers_csv), "retrieval": retrieval_statements(search),
     }
 
 
@@ -147,7 +169,8 @@ def report_stage(params: Params, out_dir: Path) -> dict:
               "included": ctx["prisma"]["included"], "claims": len(ctx["claims"]),
               "claims_by_label": ctx["claims_by_label"], "references": len(inc),
               "reference_ids": [p.id for p in inc], "answer_status": ctx["answer"]["status"],
-              "overall_score": ctx["review"]["overall"], "human": ctx["human"]}
+              "overall_score": ctx["review"]["overall"], "human": ctx["human"],
+              "dense_scope": {src["source"]: src["dense"]["scope"] for src in ctx["search"]["sources"] if src.get("dense")}}
     write_text(out_dir / "report.json", json.dumps(stated, indent=1))
     return ctx
 
@@ -173,6 +196,10 @@ def consistency_problems(out_dir: Path) -> list[str]:
     for name, (a, b) in checks.items():
         if a != b:
             problems.append(f"{name}: {a} != {b}")
+    search = json.loads((out_dir / "search.json").read_text())
+    scopes = {src["source"]: src["dense"]["scope"] for src in search["sources"] if src.get("dense")}
+    if stated.get("dense_scope", {}) != scopes:
+        problems.append(f"report dense scope {stated.get('dense_scope')} != search.json {scopes}")
     if set(stated["reference_ids"]) != inc_ids:
         problems.append("reference list differs from the included papers")
     stray = set(claims["paper_id"]) - inc_ids if len(claims) else set()

@@ -20,11 +20,16 @@ class SourceResult:
     requested: int = 0  # records the source said it had (when known)
     stopped: str | None = None  # why the source stopped early: "not answering" (circuit open) | "time budget"
     skipped_queries: int = 0  # planned queries never sent because it stopped early
+    # local sources: how dense (semantic) scores were computed (`LocalSource.dense_info`); None for online ones
+    dense: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "n_records": len(self.records), "status": self.status,
-                "error": self.error, "queries": self.queries, "requested": self.requested,
-                "stopped": self.stopped, "skipped_queries": self.skipped_queries}
+        out = {"source": self.source, "n_records": len(self.records), "status": self.status,
+               "error": self.error, "queries": self.queries, "requested": self.requested,
+               "stopped": self.stopped, "skipped_queries": self.skipped_queries}
+        if self.dense is not None:
+            out["dense"] = self.dense
+        return out
 
 
 class Source(Protocol):

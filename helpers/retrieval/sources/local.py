@@ -7,6 +7,8 @@ pooled papers (RM3-style) and pools again.
 With embeddings available, the pooled candidates are then re-ordered by an equal-weight combination of the
 pooled score and the candidate's cosine similarity to the whole question (both min-max normalised), so a paper
 that matches one narrow facet strongly but not the question as a whole drops.
+Where the corpus has no full embedding index, dense scores are computed on demand for the BM25 candidates of
+the queries, and the whole-question query ranks the pool of those candidates; the result says so (`dense`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from ..feedback import feedback_terms
 from ..search import dense_index, minmax_fusion, rrf, search
 from ..store import Hit, open_corpus
 from .base import SourceResult
+
+
+def dense_info(index, usage) -> dict:
+    """What search.json records about the dense scores: their scope and, on demand, what they covered."""
+    info = {"scope": "full index" if index.full else "BM25 candidates", "corpus_documents": index.n_docs,
+            "max_tokens": index.max_length}
+    if not index.full:
+        info.update(scored=len(usage.scored), embedded_now=usage.embedded)
+    return info
 
 
 class LocalSource:
@@ -29,13 +40,24 @@ class LocalSource:
     def search(self, question: str, queries: list[str], limit: int,
                year_range: tuple[int | None, int | None] = (None, None)) -> SourceResult:
         store = open_corpus(self.corpus)
+        index = dense_index(store, refresh=True) if self.method != "bm25" else None
+        if index is None:
+            return self._search(store, None, question, queries, limit, year_range)
+        with index.track() as usage:
+            result = self._search(store, index, question, queries, limit, year_range)
+        result.dense = dense_info(index, usage)
+        return result
+
+    def _search(self, store, index, question: str, queries: list[str], limit: int,
+                year_range: tuple[int | None, int | None]) -> SourceResult:
         run = [q for q in queries if q.strip()]
         n_planned = len(run)
         rankings = [search(store, q, k=limit, method=self.method, year_range=year_range) for q in run]
-        index = dense_index(store) if self.method != "bm25" and question.strip() else None
-        if index is not None:
+        if index is not None and question.strip():
+            # on demand, the question ranks the candidates found so far (a full index searches every document)
+            pool = list(dict.fromkeys(h.doc_id for r in rankings for h in r))
             run.append(question)
-            rankings.append(search(store, question, k=limit, method="dense", year_range=year_range))
+            rankings.append(search(store, question, k=limit, method="dense", year_range=year_range, candidates=pool))
         pooled = rrf(rankings, k=60)
         if self.expand and run and pooled:
             # pseudo-relevance feedback from the top pooled papers (all facets agree), not one query's hits
@@ -45,7 +67,7 @@ class LocalSource:
                 rankings.append(search(store, run[n_planned], k=limit, method=self.method, year_range=year_range))
                 pooled = rrf(rankings, k=60)
         found = len(pooled)
-        if index is not None and self.question_weight > 0:
+        if index is not None and question.strip() and self.question_weight > 0:
             cands = pooled[: max(limit, 100)]
             sims = index.similarity(question, [h.doc_id for h in cands])
             by_question = sorted((Hit(h.doc_id, s) for h, s in zip(cands, sims, strict=True)), key=lambda h: -h.score)
