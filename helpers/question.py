@@ -403,6 +403,11 @@ def analyse(question: str, given: list | None = None, df: TermStats | None = Non
         subs = sub_questions(question)
     for s in subs:
         s.facets = s.facets or facets(s.text, df, acronym)[0]
+    if not given and subs and subs[0].facets:
+        topic = subs[0].facets[0]
+        for s in subs[1:]:  # "..., and at what cost in accuracy?": the later part is about the same topic
+            if len(s.facets) < 2 and topic not in s.facets:
+                s.facets = [topic, *s.facets]
     whole, background = facets(question, df, acronym)
     whole = merge_facets(whole + [f for s in subs for f in s.facets])
     return QuestionAnalysis(question, question_kind(question), subs, whole, background,

@@ -11,8 +11,8 @@ from helpers.synthesis.answer import answer
 def _setup(stances_q1: dict[str, str], q2_addressed: bool = False):
     papers = [Paper(id=f"p{i}", title=f"Paper {i}", abstract="x", type="preprint", venue="arXiv") for i in range(1, 7)]
     subs = [SubQuestion("Q1", "Does X speed up Y?", "yes-no", facets=[["x"]]),
-            SubQuestion("Q2", "What is the effect of Z on Y?", "quantitative", "condition", facets=[["z"]])]
-    analysis = QuestionAnalysis("Does X speed up Y when applying Z?", "yes-no", subs, [["x"], ["z"]])
+            SubQuestion("Q2", "What is the effect of zeta on Y?", "quantitative", "condition", facets=[["zeta"]])]
+    analysis = QuestionAnalysis("Does X speed up Y when applying zeta?", "yes-no", subs, [["x"], ["zeta"]])
     ev = lambda pid, q, addr, s: {"paper_id": pid, "sub_question": q, "sentence_index": 2, "text": f"{pid} says {q}.",  # noqa: E731
                                   "score": s, "addresses": addr, "features": {}}
     evidence = {"Q1": {p.id: [ev(p.id, "Q1", stances_q1.get(p.id, "not addressed") != "not addressed", 0.9)] for p in papers},
@@ -31,10 +31,10 @@ def test_yes_verdict_meter_quotes_and_an_unanswered_condition():
     assert q1.verdict == "Yes" and q1.meter == {"yes": 3, "no": 1, "mixed": 0, "unclear": 0, "not addressed": 2}
     assert q1.papers_by_stance["yes"] == ["p1", "p2", "p3"]
     assert [q["stance"] for q in q1.quotes] == ["yes", "yes", "yes"]  # quotes from the majority first
-    assert q2.status == "not answered" and "no included paper addresses it" in q2.reason
+    assert q2.status == "not answered" and "no included paper studies it" in q2.reason
     assert q2.closest[0] == "p2"  # the paper whose sentences come closest
     assert ans.status == "partly answered" and ans.unanswered == ["Q2"]
-    assert "Q2 (What is the effect of Z on Y?) cannot be answered" in ans.text
+    assert "Q2 (What is the effect of zeta on Y?) cannot be answered" in ans.text
     # rated down for preprints, for the one paper that disagrees, and for 4 stances (< 5 papers)
     assert q1.certainty == "very low"
     assert [r.split(":")[0] for r in q1.certainty_reasons] == ["risk of bias", "inconsistency", "imprecision"]
@@ -70,3 +70,22 @@ def test_unclear_stances_do_not_count_towards_a_verdict():
     q1 = answer(a, papers, rel, ev, st, fi, [], {}, 5, 0.6, min_stance=3).sub_answers[0]
     assert q1.status == "no verdict" and q1.meter["unclear"] == 3 and "3 address it without a clear stance" in q1.statement
     assert [q["stance"] for q in q1.quotes][0] == "yes"  # a confident stance is quoted first
+
+
+def test_tone_of_key_sentences():
+    from helpers.synthesis.answer import tone
+
+    assert tone("achieving up to 37% higher throughput at comparable accuracy.") == "no loss"
+    assert tone("without sacrificing accuracy on HumanEval") == "no loss"
+    assert tone("lower bit-widths introduce significant accuracy degradation") == "loss"
+    assert tone("We propose a new decoding method.") == ""
+
+
+def test_an_unanswered_condition_names_its_own_concept():
+    a, papers, rel, ev, st, fi = _setup({"p1": "yes", "p2": "yes", "p3": "yes"})
+    papers[0].abstract = "We also mention zeta in passing."
+    q2 = answer(a, papers, rel, ev, st, fi, [], {}, 5, 0.6).sub_answers[1]
+    assert q2.status == "not answered" and "1 of the 6 mention 'zeta' in passing, and none states a finding about it" in q2.reason
+    papers[0].abstract = "x"
+    q2 = answer(a, papers, rel, ev, st, fi, [], {}, 5, 0.6).sub_answers[1]
+    assert "none of the 6 mentions 'zeta'" in q2.reason

@@ -10,6 +10,7 @@ raises its certainty; it does not gate the answer.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -39,6 +40,7 @@ class SubAnswer:
     quantities: list[dict] = field(default_factory=list)  # findings.summary groups
     addressing: list[str] = field(default_factory=list)
     closest: list[str] = field(default_factory=list)
+    qualitative: dict[str, list[str]] = field(default_factory=dict)  # papers whose key sentence states no loss / a loss
     reason: str = ""
     certainty: str = ""
     certainty_reasons: list[str] = field(default_factory=list)
@@ -56,6 +58,23 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+NO_LOSS = re.compile(r"\b(comparable|on par|no (significant )?(loss|drop|degradation)|without (any )?(significant |"
+                     r"noticeable |sacrificing )?(loss|drop|degradation|sacrific\w*|compromis\w*)|(maintain|preserv|retain)\w* "
+                     r"(the |its |their |comparable |high |strong )?(accuracy|quality|performance|correctness)|"
+                     r"lossless|negligible|minimal (loss|drop|degradation)|match(es|ing)? (the )?(full|original|baseline))",
+                     re.I)
+LOSS = re.compile(r"\b(degrad\w*|drops?|dropped|declin\w*|at the (cost|expense) of|sacrific\w*|hurts?|harms?|"
+                  r"(accuracy|quality|performance) (loss|decrease)|loses|lose|worse)\b", re.I)
+
+
+def tone(sentence: str) -> str:
+    """'no loss' when a key sentence says the other side of a trade-off held ("at comparable accuracy"), 'loss'
+    when it says it gave way, '' when it says neither (a cue reading, reported with the sentences it rests on)."""
+    if NO_LOSS.search(sentence):
+        return "no loss"
+    return "loss" if LOSS.search(sentence) else ""
 
 
 def certainty(n_papers: int, preprint_share: float, inconsistent: bool, mean_relevance: float,
@@ -133,11 +152,17 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
         scored = sorted(((max((e["score"] for e in evidence.get(sq.id, {}).get(pid, [])), default=0.0), pid)
                          for pid in ids), reverse=True)
         sa.closest = [pid for _, pid in scored[:3]]
-        missing = [f[0] for f in sq.facets if not any(facet_hits(f"{p.title}. {p.abstract}", [f])[0] for p in included)]
-        sa.reason = ("no included paper addresses it: none of the " + str(len(ids)) + " mentions "
-                     + " or ".join(f"'{m}'" for m in missing) if missing else
-                     "no included paper addresses it: none of them states a finding on "
-                     + " together with ".join(f"'{f[0]}'" for f in sq.facets))
+        facets = sq.facets[:1] if sq.role == "condition" else sq.facets  # a condition: its own concept
+        mentions = {f[0]: sum(facet_hits(f"{p.title}. {p.abstract}", [f])[0] for p in included) for f in facets}
+        missing = [f for f, n in mentions.items() if n == 0]
+        if missing:
+            sa.reason = (f"no included paper studies it: none of the {len(ids)} mentions "
+                         + " or ".join(f"'{m}'" for m in missing))
+        else:
+            sa.reason = ("no included paper studies it: " + "; ".join(f"{n} of the {len(ids)} mention '{f}'"
+                                                                      for f, n in mentions.items())
+                         + (" in passing, and none states a finding about it" if len(facets) == 1 else
+                            ", but none states a finding on them together"))
         sa.statement = (f"{head} cannot be answered from the included papers: {sa.reason}. Closest papers: "
                         + (", ".join(_ref(ref_num, pid) for pid in sa.closest) or "none") + ".")
         sa.certainty = "very low"
@@ -175,9 +200,16 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
         return sa
     sa.status = "answered"
     sa.quantities = findings.get(sq.id, [])
-    sa.quotes = [_quote(e) for e in _best_evidence(evidence, sq.id, addressing)][:QUOTES]
+    best = _best_evidence(evidence, sq.id, addressing)
+    sa.quotes = [_quote(e) for e in best][:QUOTES]
+    sa.qualitative = {k: sorted(e["paper_id"] for e in best if tone(e["text"]) == k) for k in ("no loss", "loss")}
     reported = f" They report {_quantity_phrase(sa.quantities)}." if sa.quantities else \
         " They state no comparable numbers; their key sentences are quoted."
+    if any(sa.qualitative.values()):
+        reported += (f" Of their key sentences, {len(sa.qualitative['no loss'])} state no loss (comparable, maintained "
+                     f"or better accuracy or quality{': ' + ', '.join(_ref(ref_num, i) for i in sa.qualitative['no loss']) if sa.qualitative['no loss'] else ''})"
+                     f" and {len(sa.qualitative['loss'])} a loss"
+                     + (f" ({', '.join(_ref(ref_num, i) for i in sa.qualitative['loss'])})" if sa.qualitative["loss"] else "") + ".")
     sa.statement = (f"{head}: {len(addressing)} of {len(ids)} included papers address it "
                     f"({', '.join(_ref(ref_num, pid) for pid in addressing)}).{reported}")
     sa.certainty, sa.certainty_reasons = certainty(len(addressing), preprints / len(addressing), False, mean_rel,

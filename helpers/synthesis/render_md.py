@@ -44,7 +44,11 @@ def answer_lines(ctx: dict) -> list[str]:
                 f"{g['min']:g}{g['unit']} to {g['max']:g}{g['unit']}, median {g['median']:g}{g['unit']}"
             L.append(f"- {e(g['metric'])}{' (' + g['direction'] + ')' if g['direction'] else ''}: {span}; "
                      f"{g['papers']} paper(s) {refs(ctx, g['papers_ids'])}")
-        if s["quantities"]:
+        qual = s.get("qualitative") or {}
+        if any(qual.values()):
+            L.append(f"- key sentences stating no loss: {refs(ctx, qual.get('no loss', [])) or 'none'}; "
+                     f"a loss: {refs(ctx, qual.get('loss', [])) or 'none'}")
+        if s["quantities"] or any(qual.values()):
             L.append("")
         for q in s["quotes"]:
             stance = f" (stance: {q['stance']})" if q.get("stance") else ""
