@@ -158,8 +158,11 @@ def test_ort_threads_reach_the_verifier_and_the_embedder(threads, monkeypatch):
     from helpers.verification.crossencoder import CrossEncoder
 
     monkeypatch.setenv("WORKBENCH_ORT_THREADS", threads)
-    sessions = CrossEncoder().sessions + [Embedder().session]
+    sessions = CrossEncoder().sessions
     assert [s.get_session_options().intra_op_num_threads for s in sessions] == [int(threads)] * len(sessions)
+    # the embedder runs that many batches at once, each on one thread of its one session (issue 21)
+    emb = Embedder()
+    assert emb.threads == int(threads) and emb.session.get_session_options().intra_op_num_threads == 1
 
 
 def test_verifier_without_a_thread_setting_keeps_onnxruntimes_default(monkeypatch):
