@@ -14,8 +14,9 @@ from helpers.synthesis.reviewers import ReviewerReport, krippendorff_alpha, revi
 from helpers.synthesis.scoring import scoring_stage, synthesis
 from helpers.verification.stage import claims_stage
 
+# stance_threshold 0.5: these tests need runs whose yes/no parts get verdicts (the reviewers are what they test)
 BASE = {"question": "Does speculative decoding speed up large language model inference without changing output quality?",
-        "min_papers": 3, "max_papers": 8, "retrieval_method": "bm25",
+        "min_papers": 3, "max_papers": 8, "retrieval_method": "bm25", "stance_threshold": 0.5,
         "criteria": {"include_any": [["speculative decoding", "draft model", "draft tokens"],
                                      ["speedup", "speed-up", "throughput", "latency", "faster", "acceleration"]]}}
 

@@ -130,7 +130,9 @@ def plan_queries(params: Params, analysis: QuestionAnalysis | None = None) -> Qu
     """The question's query plan plus the criteria query, two queries per sub-question and the params' own extra
     queries, none twice."""
     plan = build_query_plan(analysis.focus if analysis else params.question, params.extra_terms)
-    subs = [q for sq in analysis.sub_questions if sq.facets for q in sub_question_queries(sq)] if analysis else []
+    # a compound question's parts get queries of their own; a simple one is its main query
+    subs = [q for sq in analysis.sub_questions if sq.facets for q in sub_question_queries(sq)] \
+        if analysis and len(analysis.sub_questions) > 1 else []
     for q in [criteria_query(params.criteria.include_any), *subs, *params.extra_queries]:
         plan.add(q)  # skipped when the plan already holds it (compared normalised)
     return plan

@@ -96,7 +96,7 @@ def answer_reviewer(s: Synthesis) -> ReviewerReport:
         Item("papers addressing the question", _clip(10 * len(addressing) / max(1, len(inc))),
              f"{len(addressing)} of {len(inc)} included papers have a sentence that addresses a sub-question"),
     ]
-    verdicts = [a for a in answered if a["kind"] == "yes-no" and a["meter"]]
+    verdicts = [a for a in answered if a["kind"] == "yes-no" and sum(a["meter"].get(k, 0) for k in ("yes", "no", "mixed"))]
     if verdicts:
         shares = []
         for a in verdicts:
@@ -106,7 +106,7 @@ def answer_reviewer(s: Synthesis) -> ReviewerReport:
                           "; ".join(f"{a['id']}: {max(a['meter'][k] for k in ('yes', 'no', 'mixed'))} of "
                                     f"{sum(a['meter'][k] for k in ('yes', 'no', 'mixed'))} stances agree" for a in verdicts)))
     else:
-        items.append(Item("stances agree", None, "no yes/no sub-question with a verdict (not scored)"))
+        items.append(Item("stances agree", None, "no yes/no sub-question with a verdict: agreement cannot be judged (not scored)"))
     ratings = {c["claim_id"]: _clip(10 * float(c.get("answer_score") or 0)) for c in s.claims}
     return ReviewerReport("answer", rubric, items, ratings)
 

@@ -8,7 +8,7 @@ training/evidence/fit.py on claim–evidence-sentence labels the verifier never 
 - `finding`, `num`: finding cues and a reported number (cue words help; they do not decide).
 A sentence *addresses* a sub-question when its probability reaches the ranker's threshold and half the paper's best,
 it states a finding (a finding cue or a number, not a background sentence such as "Large language models have
-..." nor an abstract's opening sentence), it mentions at least one of the sub-question's facets itself, and the
+..."; an abstract's opening sentence only with strong cues), it mentions at least one of the sub-question's facets itself, and the
 paper (title and abstract) mentions every facet; for a condition, the sentence or the title must name the
 condition's own facet.
 """
@@ -101,9 +101,14 @@ def _covers(question: SubQuestion, paper: Paper, sentence: str) -> bool:
                                                                            question.facets))
 
 
+OPENING_FINDING = 0.35  # an abstract's opening sentence counts as a finding only with strong cues (a number, "we show")
+
+
 def states_finding(sentence: str, index: int, n_sentences: int, feats: dict[str, float]) -> bool:
-    """A finding, not context: a finding cue or a number, no background wording, not the opening sentence."""
-    return feats["finding"] > 0 and not BACKGROUND.search(sentence) and (index > 0 or n_sentences <= 2)
+    """A finding, not context: a finding cue or a number, no background wording; the opening sentence, mostly
+    context, only with strong cues."""
+    return feats["finding"] > 0 and not BACKGROUND.search(sentence) and \
+        (index > 0 or n_sentences <= 2 or feats["finding"] >= OPENING_FINDING)
 
 
 def relevance_logits(verifier, pairs: list[tuple[str, str]]) -> np.ndarray:
