@@ -3,6 +3,8 @@ left-aligned and wrapped; short columns stay narrow and unwrapped. Every cell is
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 
 TEXT_COLUMNS = ("claim", "sentence", "text", "title", "quote", "reason", "question", "exclusion_reason")
@@ -13,6 +15,9 @@ def text_table(df: pd.DataFrame, text_columns: tuple[str, ...] | list[str] | Non
     wide = [c for c in (text_columns or TEXT_COLUMNS) if c in df.columns]
     narrow = [c for c in df.columns if c not in wide]
     styler = df.style.hide(axis="index").format(precision=digits, escape="html")  # paper text stays text
+    # the CSS id comes from the table itself, not pandas' random one, so that two runs render the same
+    styler = styler.set_uuid(hashlib.sha1(repr((list(df.columns), df.shape, df.to_string(max_rows=20)))
+                                          .encode("utf-8")).hexdigest()[:10])
     styler = styler.set_table_styles([
         {"selector": "th", "props": "text-align: left; vertical-align: bottom; white-space: nowrap;"},
         {"selector": "td", "props": "text-align: left; vertical-align: top;"},
