@@ -89,3 +89,18 @@ def test_an_unanswered_condition_names_its_own_concept():
     papers[0].abstract = "x"
     q2 = answer(a, papers, rel, ev, st, fi, [], {}, 5, 0.6).sub_answers[1]
     assert "none of the 6 mentions 'zeta'" in q2.reason
+
+
+def test_open_answer_quotes_the_sentences_naming_most_facets_first():
+    """A sentence naming throughput and correctness outranks a higher-scored one naming only 'code'."""
+    papers = [Paper(id=f"p{i}", title=f"Paper {i}", abstract="x") for i in (1, 2)]
+    sq = SubQuestion("Q1", "What is the trade-off between throughput and correctness on coding tasks?", "quantitative",
+                     facets=[["throughput"], ["correctness", "accuracy"], ["code", "coding"]])
+    analysis = QuestionAnalysis(sq.text, "quantitative", [sq], sq.facets)
+    texts = {"p1": "Code tokenizers produce many unused tokens in practice.",
+             "p2": "Our decoder raises throughput 3x on code generation while accuracy stays comparable."}
+    evidence = {"Q1": {pid: [{"paper_id": pid, "sub_question": "Q1", "sentence_index": 1, "text": t,
+                              "score": 0.9 if pid == "p1" else 0.5, "addresses": True, "features": {}}]
+                       for pid, t in texts.items()}}
+    ans = answer(analysis, papers, {"p1": 0.7, "p2": 0.7}, evidence, {}, {}, [], {}, min_papers=1, threshold=0.6)
+    assert [q["paper_id"] for q in ans.sub_answers[0].quotes] == ["p2", "p1"]

@@ -108,14 +108,16 @@ def _quote(ev: dict, stance: str = "") -> dict:
             "score": ev["score"], "stance": stance}
 
 
-def _best_evidence(evidence: dict, sq_id: str, pids: list[str]) -> list[dict]:
-    """Each paper's best addressing sentence for the sub-question, best first."""
+def _best_evidence(evidence: dict, sq_id: str, pids: list[str], facets: list[list[str]] | None = None) -> list[dict]:
+    """Each paper's best addressing sentence for the sub-question, best first; with `facets`, sentences that name
+    more of the sub-question's facets come first (the quotes that bear most directly on it)."""
     best = []
     for pid in pids:
         ev = [e for e in evidence.get(sq_id, {}).get(pid, []) if e["addresses"]]
         if ev:
             best.append(ev[0])
-    return sorted(best, key=lambda e: -e["score"])
+    covered = (lambda e: sum(facet_hits(e["text"], facets))) if facets else (lambda e: 0)
+    return sorted(best, key=lambda e: (-covered(e), -e["score"]))
 
 
 def _value(v: float, unit: str) -> str:
@@ -200,7 +202,7 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
         return sa
     sa.status = "answered"
     sa.quantities = findings.get(sq.id, [])
-    best = _best_evidence(evidence, sq.id, addressing)
+    best = _best_evidence(evidence, sq.id, addressing, sq.facets)
     sa.quotes = [_quote(e) for e in best][:QUOTES]
     sa.qualitative = {k: sorted(e["paper_id"] for e in best if tone(e["text"]) == k) for k in ("no loss", "loss")}
     reported = f" They report {_quantity_phrase(sa.quantities)}." if sa.quantities else \
