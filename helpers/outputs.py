@@ -50,8 +50,10 @@ def load_papers(out_dir: Path) -> tuple[list[Paper], list[Paper], dict[str, floa
 # -- comparing two runs ---------------------------------------------------------------------------
 
 # What legitimately differs between two runs of the same question: when they ran, how long they took, where
-# the params file lay, and the random ids Jupyter gives cells and widgets.
+# the params file lay, the random ids Jupyter gives cells and widgets, and the memory address in an object's repr
+# (a Styler's text/plain fallback).
 _VOLATILE_TEXT = [
+    (re.compile(r"( object)? at 0x[0-9a-f]+>"), r"\1 at <address>>"),
     (re.compile(r"(\*\*Date:\*\*|<strong>Date:</strong>) \d{4}-\d\d-\d\d \d\d:\d\d UTC"), r"\1 <date>"),
     (re.compile(r'id="cell-id=[0-9a-f-]+"'), 'id="cell-id=<id>"'),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
