@@ -102,5 +102,9 @@ def test_open_answer_quotes_the_sentences_naming_most_facets_first():
     evidence = {"Q1": {pid: [{"paper_id": pid, "sub_question": "Q1", "sentence_index": 1, "text": t,
                               "score": 0.9 if pid == "p1" else 0.5, "addresses": True, "features": {}}]
                        for pid, t in texts.items()}}
+    evidence["Q1"]["p2"].insert(0, {"paper_id": "p2", "sub_question": "Q1", "sentence_index": 0, "score": 0.95,
+                                    "text": "Coding assistants are popular.", "addresses": True, "features": {}})
     ans = answer(analysis, papers, {"p1": 0.7, "p2": 0.7}, evidence, {}, {}, [], {}, min_papers=1, threshold=0.6)
-    assert [q["paper_id"] for q in ans.sub_answers[0].quotes] == ["p2", "p1"]
+    quotes = ans.sub_answers[0].quotes
+    assert [q["paper_id"] for q in quotes] == ["p2", "p1"]
+    assert quotes[0]["sentence_index"] == 1  # p2's sentence on throughput and accuracy, not its best-ranked one

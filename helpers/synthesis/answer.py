@@ -109,14 +109,14 @@ def _quote(ev: dict, stance: str = "") -> dict:
 
 
 def _best_evidence(evidence: dict, sq_id: str, pids: list[str], facets: list[list[str]] | None = None) -> list[dict]:
-    """Each paper's best addressing sentence for the sub-question, best first; with `facets`, sentences that name
-    more of the sub-question's facets come first (the quotes that bear most directly on it)."""
+    """Each paper's best addressing sentence for the sub-question, best first; with `facets`, the sentences that
+    name more of the sub-question's facets are chosen and come first (the quotes that bear most on it)."""
+    covered = (lambda e: sum(facet_hits(e["text"], facets))) if facets else (lambda e: 0)
     best = []
     for pid in pids:
         ev = [e for e in evidence.get(sq_id, {}).get(pid, []) if e["addresses"]]
-        if ev:
-            best.append(ev[0])
-    covered = (lambda e: sum(facet_hits(e["text"], facets))) if facets else (lambda e: 0)
+        if ev:  # the paper's sentence that names most facets, then the best ranked
+            best.append(min(ev, key=lambda e: (-covered(e), -e["score"])))
     return sorted(best, key=lambda e: (-covered(e), -e["score"]))
 
 
@@ -182,7 +182,7 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
                  + f"; {sa.meter['not addressed']} do not address it")
         top = sorted((pid for pid in ids if labels[pid] in ("yes", "no", "mixed", "unclear")),
                      key=lambda pid: (labels[pid] == "unclear", -by_paper[pid]["confidence"]))
-        best = {e["paper_id"]: e for e in _best_evidence(evidence, sq.id, top)}
+        best = {e["paper_id"]: e for e in _best_evidence(evidence, sq.id, top, sq.facets)}
         if taking >= min_stance:
             sa.verdict = ("Yes" if yes >= 2 * max(no, 1) else "No" if no >= 2 * max(yes, 1) else "Mixed")
             sa.status = "answered"
