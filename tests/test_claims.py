@@ -69,3 +69,42 @@ def test_background_sentences_rank_below_findings():
     bg, _ = claims_mod.score_sentence("Large language models have shown remarkable success in machine translation.", q, 0)
     fd, _ = claims_mod.score_sentence("Our method achieves a 3.1x speedup in machine translation with no BLEU loss.", q, 4)
     assert fd > bg
+
+
+def test_a_paper_on_part_of_a_long_question_addresses_it_but_not_one_off_topic():
+    """Four facets: a paper on memory alone answers "how much memory and speed" in part; one on two facets does not."""
+    from helpers.question import SubQuestion
+    from helpers.verification.evidence import _covers, facets_needed
+
+    sq = SubQuestion("Q1", "How much memory and speed do KV cache compression methods save during long-context inference?",
+                     "quantitative", facets=[["memory"], ["speed", "latency"], ["kv cache"], ["long-context"]])
+    memory = Paper(id="m", title="Pruning the KV cache for long-context inference",
+                   abstract="Our method cuts KV cache memory by 53% at 128K tokens of long-context input.")
+    off = Paper(id="o", title="A KV cache survey", abstract="We survey KV cache designs and their memory layouts.")
+    sentence = "Our method cuts KV cache memory by 53% at 128K tokens of long-context input."
+    assert facets_needed(4) == 3 and facets_needed(3) == 3 and facets_needed(1) == 1
+    assert _covers(sq, memory, sentence)
+    assert not _covers(sq, off, "We survey KV cache designs and their memory layouts.")
+    assert not _covers(sq, memory, "Large models are popular.")  # the sentence itself names no facet
+
+
+def test_a_which_methods_question_is_answered_by_the_methods_papers_propose():
+    from helpers.verification.evidence import states_finding
+
+    s = "To combat this, we introduce a method for detecting machine-generated text that is agnostic of the generator."
+    feats = {"finding": 0.0}
+    assert states_finding(s, 2, 8, feats, methods=True)
+    assert not states_finding(s, 2, 8, feats)  # a proposal is not a finding for other questions
+    assert not states_finding("Large language models have made detecting machine-generated text hard.", 2, 8, feats,
+                              methods=True)
+    paper = Paper(id="d:1", title="Spectral fingerprints of machine-generated text", abstract=(
+        "Machine-generated text is increasingly hard to tell apart from human writing. "
+        "We propose SpecDetect, a detector that reads the spectral fingerprint of token probabilities to detect "
+        "machine-generated text. "
+        "The code is available online."))
+    from helpers.question import QuestionAnalysis, SubQuestion
+
+    facets = [["detect machine-generated text", "machine-generated", "machine generated"]]  # as the arXiv run derives
+    sq = SubQuestion("Q1", "Which methods are used to detect machine-generated text?", "open", facets=facets)
+    ev = rank([paper], QuestionAnalysis(sq.text, "open", [sq], facets), Ranker.load(), load_verifier())[("d:1", "Q1")]
+    assert [e.sentence_index for e in ev if e.addresses] == [1]

@@ -9,13 +9,14 @@ training/evidence/fit.py on claim–evidence-sentence labels the verifier never 
 A sentence *addresses* a sub-question when its probability reaches the ranker's threshold and half the paper's best,
 it states a finding (a finding cue or a number, not a background sentence such as "Large language models have
 ..."; an abstract's opening sentence only with strong cues), it mentions at least one of the sub-question's facets itself, and the
-paper (title and abstract) mentions every facet; for a condition, the sentence or the title must name the
+paper (title and abstract) mentions every facet (all but one of four or more: `facets_needed`); for a condition, the sentence or the title must name the
 condition's own facet.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,17 +98,33 @@ def _covers(question: SubQuestion, paper: Paper, sentence: str) -> bool:
         return True
     if question.role == "condition":  # the condition's own concept comes first
         return facet_hits(f"{paper.title}. {sentence}", question.facets[:1])[0]
-    return any(facet_hits(sentence, question.facets)) and all(facet_hits(f"{paper.title}. {paper.abstract}",
-                                                                           question.facets))
+    in_paper = sum(facet_hits(f"{paper.title}. {paper.abstract}", question.facets))
+    return any(facet_hits(sentence, question.facets)) and in_paper >= facets_needed(len(question.facets))
+
+
+def facets_needed(n: int) -> int:
+    """How many of a sub-question's n facets a paper must mention: all of them, but one when there are four or
+    more (a long question, "How much memory and speed do KV cache compression methods save during long-context
+    inference?", is answered in part by a paper on memory alone)."""
+    return n - 1 if n >= 4 else n
 
 
 OPENING_FINDING = 0.35  # an abstract's opening sentence counts as a finding only with strong cues (a number, "we show")
 
 
-def states_finding(sentence: str, index: int, n_sentences: int, feats: dict[str, float]) -> bool:
-    """A finding, not context: a finding cue or a number, no background wording; the opening sentence, mostly
-    context, only with strong cues."""
-    return feats["finding"] > 0 and not BACKGROUND.search(sentence) and \
+# "Which methods are used to detect X?" is answered by the methods the papers propose, not only by their results
+ASKS_FOR_METHODS = re.compile(r"^\s*(which|what)\s+(kinds? of\s+)?(methods?|approaches|techniques|algorithms|strategies|"
+                              r"models|tools|architectures|frameworks)\b", re.I)
+PROPOSAL = re.compile(r"\b(we|this (paper|work|study))\s+(propose|introduce|present|develop|design)s?\b|"
+                      r"\b(a|an|the) (new |novel )?(method|approach|technique|framework|detector|model) (for|that|to)\b", re.I)
+
+
+def states_finding(sentence: str, index: int, n_sentences: int, feats: dict[str, float],
+                   methods: bool = False) -> bool:
+    """A finding, not context: a finding cue or a number (or, when the sub-question asks which methods exist, a
+    proposed method), no background wording; the opening sentence, mostly context, only with strong cues."""
+    cue = feats["finding"] > 0 or (methods and bool(PROPOSAL.search(sentence)))
+    return cue and not BACKGROUND.search(sentence) and \
         (index > 0 or n_sentences <= 2 or feats["finding"] >= OPENING_FINDING)
 
 
@@ -137,6 +154,7 @@ def rank(papers: list[Paper], analysis: QuestionAnalysis, ranker: Ranker, verifi
     xrel = relevance_logits(verifier, pairs).reshape(len(subs), len(flat)) if verifier is not None and pairs else None
     out: dict[tuple[str, str], list[Evidence]] = {}
     for qi, sq in enumerate(subs):
+        methods = sq.kind == "open" and bool(ASKS_FOR_METHODS.search(sq.text))
         cos_all = svecs @ qvecs[qi] if len(flat) else np.zeros(0)
         start = 0
         for p in papers:
@@ -147,7 +165,7 @@ def rank(papers: list[Paper], analysis: QuestionAnalysis, ranker: Ranker, verifi
             probs = [ranker.probability(f) for f in feats]
             floor = max(ranker.threshold, 0.5 * max(probs, default=0.0))
             ev = [Evidence(p.id, sq.id, i, sents[p.id][i], round(prob, 4),
-                           prob >= floor and states_finding(sents[p.id][i], i, len(feats), f)
+                           prob >= floor and states_finding(sents[p.id][i], i, len(feats), f, methods)
                            and _covers(sq, p, sents[p.id][i]),
                            {k: round(v, 4) for k, v in f.items()}) for i, (f, prob) in enumerate(zip(feats, probs, strict=True))]
             out[(p.id, sq.id)] = sorted(ev, key=lambda e: -e.score)
