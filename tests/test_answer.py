@@ -108,3 +108,12 @@ def test_open_answer_quotes_the_sentences_naming_most_facets_first():
     quotes = ans.sub_answers[0].quotes
     assert [q["paper_id"] for q in quotes] == ["p2", "p1"]
     assert quotes[0]["sentence_index"] == 1  # p2's sentence on throughput and accuracy, not its best-ranked one
+
+
+def test_a_yes_no_answer_without_a_verdict_still_says_what_the_key_sentences_state():
+    a, papers, rel, ev, st, fi = _setup({"p1": "unclear", "p2": "unclear"})
+    ev["Q1"]["p1"][0]["text"] = "Our 4-bit model matches the full-precision accuracy on GSM8K."
+    ev["Q1"]["p2"][0]["text"] = "Accuracy drops by 9 points at 3 bits."
+    q1 = answer(a, papers, rel, ev, st, fi, [], {p.id: i for i, p in enumerate(papers, 1)}, 5, 0.6).sub_answers[0]
+    assert q1.status == "no verdict" and q1.qualitative == {"no loss": ["p1"], "loss": ["p2"]}
+    assert "Of the addressing papers' key sentences, 1 states no loss" in q1.statement and "a loss ([2])" in q1.statement

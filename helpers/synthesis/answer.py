@@ -138,6 +138,21 @@ def _quantity_phrase(groups: list[dict]) -> str:
     return "; ".join(parts)
 
 
+def _qualitative(best: list[dict]) -> dict[str, list[str]]:
+    """The papers whose key sentence states no loss, and those whose key sentence states a loss."""
+    return {k: sorted(e["paper_id"] for e in best if tone(e["text"]) == k) for k in ("no loss", "loss")}
+
+
+def _tone_phrase(qualitative: dict[str, list[str]], ref_num: dict[str, int]) -> str:
+    if not any(qualitative.values()):
+        return ""
+    refs = {k: ", ".join(_ref(ref_num, i) for i in v) for k, v in qualitative.items()}
+    n = len(qualitative["no loss"])
+    return (f" Of their key sentences, {n} {'states' if n == 1 else 'state'} no loss (comparable, maintained or better "
+            f"accuracy or quality{': ' + refs['no loss'] if refs['no loss'] else ''}) and {len(qualitative['loss'])} a loss"
+            + (f" ({refs['loss']})" if refs["loss"] else "") + ".")
+
+
 def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[str, float], evidence: dict,
                         stances: dict, findings: dict, claims: list[dict], ref_num: dict[str, int],
                         min_papers: int, min_stance: int, threshold: float) -> SubAnswer:
@@ -196,6 +211,9 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
                             f"{tally}.")
             order = top
         sa.quotes = [_quote(best[pid], labels[pid]) for pid in order if pid in best][:QUOTES]
+        # what the key sentences say of a loss, beside the stances (a cue reading, not the stance model)
+        sa.qualitative = _qualitative(list(best.values()))
+        sa.statement += _tone_phrase(sa.qualitative, ref_num).replace(" Of their key", " Of the addressing papers' key")
         inconsistent = yes > 0 and no > 0 and min(yes, no) / max(yes, no) >= 0.25
         sa.certainty, sa.certainty_reasons = certainty(taking, preprints / len(addressing), inconsistent, mean_rel,
                                                        corroborated, min_papers)
@@ -204,14 +222,10 @@ def answer_sub_question(sq: SubQuestion, included: list[Paper], relevance: dict[
     sa.quantities = findings.get(sq.id, [])
     best = _best_evidence(evidence, sq.id, addressing, sq.facets)
     sa.quotes = [_quote(e) for e in best][:QUOTES]
-    sa.qualitative = {k: sorted(e["paper_id"] for e in best if tone(e["text"]) == k) for k in ("no loss", "loss")}
+    sa.qualitative = _qualitative(best)
     reported = f" They report {_quantity_phrase(sa.quantities)}." if sa.quantities else \
         " They state no comparable numbers; their key sentences are quoted."
-    if any(sa.qualitative.values()):
-        reported += (f" Of their key sentences, {len(sa.qualitative['no loss'])} state no loss (comparable, maintained "
-                     f"or better accuracy or quality{': ' + ', '.join(_ref(ref_num, i) for i in sa.qualitative['no loss']) if sa.qualitative['no loss'] else ''})"
-                     f" and {len(sa.qualitative['loss'])} a loss"
-                     + (f" ({', '.join(_ref(ref_num, i) for i in sa.qualitative['loss'])})" if sa.qualitative["loss"] else "") + ".")
+    reported += _tone_phrase(sa.qualitative, ref_num)
     sa.statement = (f"{head}: {len(addressing)} of {len(ids)} included papers address it "
                     f"({', '.join(_ref(ref_num, pid) for pid in addressing)}).{reported}")
     sa.certainty, sa.certainty_reasons = certainty(len(addressing), preprints / len(addressing), False, mean_rel,
