@@ -111,6 +111,35 @@ def run_cmd(
         raise typer.Exit(code=1)
 
 
+@app.command("new")
+def new_cmd(
+    question: str = typer.Argument(..., help="the research question, in full"),
+    source: list[str] = typer.Option(["local:arxiv-cs"], "--source", help="a source to search (repeatable)"),
+    out: Path = typer.Option(None, help="folder to write into (default: params/)"),
+    slug: str = typer.Option(None, help="output folder name (default: derived from the question)"),
+    force: bool = typer.Option(False, help="overwrite an existing params file"),
+) -> None:
+    """Write params/<slug>.yaml for QUESTION: its sub-questions, facets and criteria derived, each field commented."""
+    from . import config
+    from .atomic import write_text
+    from .errors import WorkbenchError
+    from .params import parse_params, suggested_yaml
+    from .retrieval.stage import analyse_question
+
+    try:
+        params = parse_params({"question": question, "sources": source, **({"slug": slug} if slug else {})},
+                              "<command line>")
+        text = suggested_yaml(params, analyse_question(params))
+    except WorkbenchError as exc:
+        _fail(exc)
+    path = Path(out or config.REPO_ROOT / "params") / f"{params.slug}.yaml"
+    if path.exists() and not force:
+        _fail(FileExistsError(f"{path}: exists (use --force to overwrite)"))
+    write_text(path, text)
+    typer.echo(text)
+    typer.echo(f"wrote {path}; edit it, then: workbench run {path}")
+
+
 @app.command("batch")
 def batch_cmd(
     params_files: list[Path] = typer.Argument(..., help="the questions: params/*.yaml files"),
@@ -248,6 +277,25 @@ def eval_verify(
     except WorkbenchError as exc:
         _fail(exc)
     typer.echo(report(runs, "oracle (cited_doc_ids)" if oracle else f"open (retrieval top-{top_k})"))
+    typer.echo(f"predictions: {out}")
+
+
+@eval_app.command("stance")
+def eval_stance(
+    pubmedqa: Path = typer.Option(..., "--pubmedqa", help="PubMedQA-format JSON (pmid -> QUESTION, CONTEXTS, final_decision)"),
+    out: Path = typer.Option(..., "--out", help="where to write one prediction per item (JSONL)"),
+) -> None:
+    """The stance model on PubMedQA items: accuracy, macro-F1 and ECE beside the majority class."""
+    from .errors import WorkbenchError
+    from .evaluation.stance import evaluate, load_pubmedqa, report
+
+    if not pubmedqa.exists():
+        _fail(FileNotFoundError(f"{pubmedqa}: file not found"))
+    try:
+        rows = evaluate(pubmedqa, out)
+    except (WorkbenchError, KeyError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(report(rows, len(load_pubmedqa(pubmedqa))) if rows else "no gold labels: predictions only")
     typer.echo(f"predictions: {out}")
 
 

@@ -21,6 +21,24 @@ def load_records(out_dir: Path) -> list[dict]:
     return read_jsonl(Path(out_dir) / "records.jsonl")
 
 
+def load_analysis(out_dir: Path):
+    """The question analysis the retrieval stage wrote (`question.json`)."""
+    from .question import QuestionAnalysis
+
+    return QuestionAnalysis.from_dict(json.loads((Path(out_dir) / "question.json").read_text(encoding="utf-8")))
+
+
+def reference_numbers(included: list[Paper]) -> dict[str, int]:
+    """Paper id -> its number in the reference list (the included papers, most relevant first)."""
+    return {p.id: i for i, p in enumerate(included, 1)}
+
+
+def load_json(out_dir: Path, name: str, default=None):
+    """A JSON file of the run, or `default` when the stage that writes it did not run."""
+    path = Path(out_dir) / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+
 def load_papers(out_dir: Path) -> tuple[list[Paper], list[Paper], dict[str, float]]:
     """(included papers, all screened papers, relevance by id) from records.jsonl."""
     recs = load_records(out_dir)
@@ -32,8 +50,10 @@ def load_papers(out_dir: Path) -> tuple[list[Paper], list[Paper], dict[str, floa
 # -- comparing two runs ---------------------------------------------------------------------------
 
 # What legitimately differs between two runs of the same question: when they ran, how long they took, where
-# the params file lay, and the random ids Jupyter gives cells and widgets.
+# the params file lay, the random ids Jupyter gives cells and widgets, and the memory address in an object's repr
+# (a Styler's text/plain fallback).
 _VOLATILE_TEXT = [
+    (re.compile(r"( object)? at 0x[0-9a-f]+>"), r"\1 at <address>>"),
     (re.compile(r"(\*\*Date:\*\*|<strong>Date:</strong>) \d{4}-\d\d-\d\d \d\d:\d\d UTC"), r"\1 <date>"),
     (re.compile(r'id="cell-id=[0-9a-f-]+"'), 'id="cell-id=<id>"'),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -60,6 +60,20 @@ class Criteria(BaseModel):
     exclude_surveys: bool = Field(True, description="exclude surveys and reviews (secondary sources)")
 
 
+class SubQuestionSpec(BaseModel):
+    """One part of a compound question, answered on its own. Only `text` is needed; the rest is derived."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=8, description="the sub-question, as a full question")
+    kind: Literal["yes-no", "comparison", "quantitative", "open"] | None = Field(
+        None, description="yes-no | comparison | quantitative | open; derived from the text when absent")
+    role: Literal["main", "side effect", "condition"] = Field(
+        "main", description="main: screening needs its facets; side effect: a 'without ...' part whose 'no' the main "
+                            "answer needs; condition: a setting the question names, reported but not required")
+    facets: list[list[str]] = Field(
+        default_factory=list, description="keyword groups a paper must all match to address it; derived when empty")
+
+
 class Params(BaseModel):
     """Everything one question's run needs. Unknown keys are errors."""
 
@@ -72,7 +86,12 @@ class Params(BaseModel):
     )
     year_from: int | None = Field(None, ge=1900, le=2100, description="earliest publication year")
     year_to: int | None = Field(None, ge=1900, le=2100, description="latest publication year")
-    criteria: Criteria = Field(default_factory=Criteria)
+    sub_questions: list[SubQuestionSpec] = Field(
+        default_factory=list, description="the question's parts, answered one by one; derived from the question when empty")
+    criteria: Criteria = Field(
+        default_factory=Criteria,
+        description="what a paper must mention to be included; with include_any empty, every facet of at least one "
+                    "main sub-question")
     extra_terms: list[str] = Field(default_factory=list, description="terms added to the main search query")
     extra_queries: list[str] = Field(default_factory=list, description="further search queries, each run on its own")
     source_budget: float | None = Field(
@@ -84,9 +103,18 @@ class Params(BaseModel):
     max_papers: int = Field(15, ge=1, le=200, description="most papers to include")
     min_papers: int = Field(5, ge=1, le=100, description="fewer relevant papers than this -> the report says evidence is insufficient")
     claims_per_paper: int = Field(2, ge=1, le=10, description="most claims extracted from one paper")
+    min_stance_papers: int = Field(3, ge=1, le=100, description="a yes/no sub-question gets a verdict only when at least this many included papers take a stance")
+    stance_threshold: float = Field(0.6, gt=0, lt=1, description="a paper takes a stance only at this calibrated confidence; below it, its stance is 'unclear'")
     support_threshold: float = Field(0.6, gt=0, lt=1, description="a claim is called supported only above this confidence")
     retrieval_method: str = Field("default", description="bm25, dense, hybrid, ... or default")
     seed: int = Field(13, description="random seed for anything stochastic")
+
+    @field_validator("sub_questions", mode="before")
+    @classmethod
+    def _sub_questions(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"text": s} if isinstance(s, str) else s for s in v]
+        return v
 
     @field_validator("question", "title", mode="before")
     @classmethod
@@ -172,3 +200,69 @@ def load_params(path: str | Path) -> Params:
         where = f"line {mark.line + 1}" if mark else "<yaml>"
         raise ParamsError(str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
     return parse_params(data, str(path))
+
+
+def _yaml_value(value: Any) -> str:
+    """One value in YAML flow style on one line (strings quoted only when YAML needs it)."""
+    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip().removesuffix("...").strip()
+
+
+def params_yaml(values: dict[str, Any], header: str = "") -> str:
+    """A params file with a comment on each field (the field's description in the model), ready to edit.
+
+    `values` holds the fields to write: top-level keys, `criteria` as a mapping, `sub_questions` as a list of
+    mappings. The text is validated by `parse_params` before it is returned, so it always loads."""
+    fields, crit_fields = Params.model_fields, Criteria.model_fields
+    lines = [f"# {line}" for line in header.splitlines()] if header else []
+    for key, value in values.items():
+        lines.append(f"# {fields[key].description}")
+        if key == "criteria":
+            lines.append("criteria:")
+            for ck, cv in value.items():
+                lines.append(f"  # {crit_fields[ck].description}")
+                if isinstance(cv, list) and cv:
+                    lines.append(f"  {ck}:")
+                    lines += [f"    - {_yaml_value(g)}" for g in cv]
+                else:
+                    lines.append(f"  {ck}: {_yaml_value(cv)}")
+        elif key == "sub_questions":
+            lines += [f"#   {k}: {f.description}" for k, f in SubQuestionSpec.model_fields.items()]
+            lines.append("sub_questions:")
+            for sq in value:
+                first = True
+                for sk, sv in sq.items():
+                    lines.append(f"  {'- ' if first else '  '}{sk}: {_yaml_value(sv) if not isinstance(sv, list) or not sv else ''}".rstrip())
+                    if isinstance(sv, list) and sv:
+                        lines += [f"      - {_yaml_value(g)}" for g in sv]
+                    first = False
+        elif isinstance(value, list) and value:
+            lines.append(f"{key}:")
+            lines += [f"  - {_yaml_value(v)}" for v in value]
+        else:
+            lines.append(f"{key}: {_yaml_value(value)}")
+    text = "\n".join(lines) + "\n"
+    parse_params(yaml.safe_load(text), "<generated params>")
+    return text
+
+
+def suggested_yaml(params: Params, analysis) -> str:
+    """The params file a person can start from: the question, its sources, the derived sub-questions with their
+    facets, and criteria (a single main sub-question's facets become include_any; several stay per sub-question)."""
+    mains = [s for s in analysis.sub_questions if s.role == "main"]
+    values: dict[str, Any] = {
+        "question": params.question, "slug": params.slug,
+        "sources": [s.name if s.limit == 200 else {"name": s.name, "limit": s.limit} for s in params.sources],
+        "sub_questions": [{"text": s.text, "kind": s.kind, "role": s.role, "facets": s.facets}
+                          for s in analysis.sub_questions],
+        "criteria": {"include_any": (mains[0].facets if len(mains) == 1 and not params.criteria.include_any
+                                     else params.criteria.include_any),
+                     "exclude_any": params.criteria.exclude_any, "min_relevance": params.criteria.min_relevance,
+                     "exclude_surveys": params.criteria.exclude_surveys},
+        "max_papers": params.max_papers, "min_papers": params.min_papers,
+        "claims_per_paper": params.claims_per_paper, "min_stance_papers": params.min_stance_papers,
+    }
+    if params.year_from:
+        values["year_from"] = params.year_from
+    if params.year_to:
+        values["year_to"] = params.year_to
+    return params_yaml(values, header="Edit freely: every key is checked before a run (`workbench run` this file).")

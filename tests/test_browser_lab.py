@@ -1,4 +1,5 @@
-"""JupyterLab in a real browser: run the claims notebook, click Reject, find the decision on disk."""
+"""JupyterLab in a real browser: run the claims notebook, read its claims table, click Reject, find the decision on
+disk."""
 
 from __future__ import annotations
 
@@ -85,6 +86,19 @@ def test_click_reject_in_jupyterlab_writes_decision(lab):
         except Exception:
             page.screenshot(path=os.environ.get("WORKBENCH_LAB_SHOT", str(Path(out) / "lab-failure.png")), full_page=True)
             raise
+        layout = page.evaluate("""() => {
+            for (const table of document.querySelectorAll('.jp-OutputArea-output table')) {
+                const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+                const col = heads.indexOf('claim');
+                const row = table.querySelector('tbody tr');
+                if (col < 0 || !row) continue;
+                const cell = row.children[col], style = getComputedStyle(cell);
+                return {share: cell.getBoundingClientRect().width / table.getBoundingClientRect().width,
+                        white: style.whiteSpace, align: style.textAlign, height: cell.getBoundingClientRect().height,
+                        id: row.children[0].getBoundingClientRect().width};
+            }
+            return null;
+        }""")
         reject.scroll_into_view_if_needed()
         reject.click()
         deadline = time.time() + 30
@@ -96,5 +110,9 @@ def test_click_reject_in_jupyterlab_writes_decision(lab):
         browser.close()
     lines = [json.loads(x) for x in path.read_text().splitlines()[before:]]
     assert len(lines) == 1 and lines[0]["kind"] == "claim" and lines[0]["decision"] == "reject"
+    # the claims table gives the claim the width: wide, wrapped, left-aligned; the id column stays narrow
+    assert layout is not None, "no claims table with a 'claim' column in the notebook's output"
+    assert layout["share"] > 0.25 and layout["white"] == "normal" and layout["align"] in ("left", "start"), layout
+    assert layout["id"] < layout["share"] * 1400 / 2
     claim_ids = {json.loads(x)["claim_id"] for x in (out / "claims.jsonl").read_text().splitlines() if x.strip()}
     assert lines[0]["id"] in claim_ids

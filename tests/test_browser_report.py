@@ -46,7 +46,7 @@ def test_rendered_notebook_has_its_title_tables_and_hostile_text_inert(notebook,
     from playwright.sync_api import sync_playwright
 
     params, out = hostile_run
-    stage = {"01_retrieval": "1 · Retrieval", "02_claims": "2 · Claims", "03_scoring": "3 · Scoring",
+    stage = {"01_retrieval": "1 · Retrieval", "02_claims": "2 · Claims", "03_scoring": "3 · Answer and scoring",
              "04_report": "4 · Report"}[notebook]
     with sync_playwright() as p:
         browser = launch(p)

@@ -18,7 +18,9 @@ def _run_folder(root: Path, date: str, cell_id: str, claim: str, seconds: float)
     (out / "manifest.json").write_text(json.dumps({"slug": "s", "timings_s": {"total": seconds},
                                                    "finished": date, "corpora": {"x": "abc"}}))
     nb = {"cells": [{"cell_type": "code", "id": cell_id, "source": f"x = {seconds}",
-                     "outputs": [{"output_type": "stream", "text": f"{claim}\n"}]}]}
+                     "outputs": [{"output_type": "stream", "text": f"{claim}\n"},
+                                 {"output_type": "display_data", "metadata": {},
+                                  "data": {"text/plain": f"<pandas.io.formats.style.Styler at {hex(id(root))}>"}}]}]}
     (out / "01_retrieval.ipynb").write_text(json.dumps(nb))
     (out / "01_retrieval.html").write_text(f'<div id="cell-id={cell_id}">{claim}</div>')
     return out

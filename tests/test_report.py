@@ -97,10 +97,10 @@ def test_report_sections_and_limitations(hostile_run):
     assert md.startswith(f"# {md_escape(params.title)}")
     assert "No person has reviewed the claims yet" in md
     assert "preprints that have not been peer-reviewed" in md  # arXiv-only evidence is flagged
-    assert stated["answer_status"] in ("answered", "no direct answer", "insufficient")
+    assert stated["answer_status"] in ("answered", "partly answered", "not answered", "insufficient")
     # escaping is for what papers and params say; the workbench's own wording reads cleanly in raw Markdown
     methods = md.split("## Methods", 1)[1].split("## Results", 1)[0]
-    assert "confidence ≥ 0.60" in methods and "&gt;" not in methods
+    assert "confidence ≥ 0.60" in methods and "&gt;=" not in methods and "&gt; " not in methods
 
 
 def test_reference_formats_round_trip():

@@ -14,8 +14,9 @@ from helpers.synthesis.reviewers import ReviewerReport, krippendorff_alpha, revi
 from helpers.synthesis.scoring import scoring_stage, synthesis
 from helpers.verification.stage import claims_stage
 
+# stance_threshold 0.5: these tests need runs whose yes/no parts get verdicts (the reviewers are what they test)
 BASE = {"question": "Does speculative decoding speed up large language model inference without changing output quality?",
-        "min_papers": 3, "max_papers": 8, "retrieval_method": "bm25",
+        "min_papers": 3, "max_papers": 8, "retrieval_method": "bm25", "stance_threshold": 0.5,
         "criteria": {"include_any": [["speculative decoding", "draft model", "draft tokens"],
                                      ["speedup", "speed-up", "throughput", "latency", "faster", "acceleration"]]}}
 
@@ -80,10 +81,30 @@ def test_every_item_has_a_reason_and_bounded_score(on_topic):
         for it in r["items"]:
             assert it["reason"] and "\n" not in it["reason"]
             assert (it["score"] is None and "cannot be judged" in it["reason"]) or 0 <= it["score"] <= 10
-    assert res["spread"]["min"] <= res["overall"] <= res["spread"]["max"]
     weighted = sum(r["score"] * r["weight"] for r in res["reviewers"]) / sum(r["weight"] for r in res["reviewers"])
-    assert res["overall"] == pytest.approx(weighted, abs=0.01)
-    assert {r["reviewer"]: r["weight"] for r in res["reviewers"]}["evidence"] == 2.0
+    if res["cap"]:
+        assert res["overall"] == res["cap"]["at"] < weighted
+    else:
+        assert res["spread"]["min"] <= res["overall"] <= res["spread"]["max"]
+        assert res["overall"] == pytest.approx(weighted, abs=0.01)
+    weights = {r["reviewer"]: r["weight"] for r in res["reviewers"]}
+    assert weights["evidence"] == 2.0 and weights["answer"] == 2.0
+
+
+def test_an_answer_that_does_not_answer_scores_at_most_4(on_topic):
+    params, out, res = on_topic
+    s = synthesis(params, out)
+    answered = dict(s.answer, status="answered")
+    answered["sub_answers"] = [dict(a, status="answered") for a in s.answer["sub_answers"]]
+    s.answer = answered
+    high = review(s)
+    s.answer = dict(answered, status="not answered",
+                    sub_answers=[dict(a, status="not answered", addressing=[]) for a in answered["sub_answers"]])
+    low = review(s)
+    by = lambda r: {x["reviewer"]: x for x in r["reviewers"]}  # noqa: E731
+    assert by(low)["answer"]["score"] < by(high)["answer"]["score"]
+    assert low["overall"] <= 4.0 and (low["cap"] is not None or low["overall"] <= 4.0)
+    assert high["overall"] > low["overall"]
 
 
 def test_krippendorff_alpha_against_hand_computed_values():

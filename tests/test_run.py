@@ -74,7 +74,7 @@ def test_each_rendered_notebook_is_titled_by_its_stage_and_the_question(run_dir:
 
     question = json.loads((run_dir / "manifest.json").read_text())["params"]["question"]
     titles = [re.search(r"<title>(.*?)</title>", (run_dir / f"{n}.html").read_text()).group(1) for n in runner.NOTEBOOKS]
-    assert titles == [f"{i} · {stage}: {question}" for i, stage in enumerate(["Retrieval", "Claims", "Scoring", "Report"], 1)]
+    assert titles == [f"{i} · {stage}: {question}" for i, stage in enumerate(["Retrieval", "Claims", "Answer and scoring", "Report"], 1)]
 
 
 @pytest.mark.slow

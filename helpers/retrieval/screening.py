@@ -87,12 +87,50 @@ class Decision:
     excluded_by: str = ""  # "reviewer" when a person excluded it
 
 
-def relevance(paper: Paper, params: Params, semantic: float | None = None) -> tuple[float, int]:
-    """Relevance in [0, 1] and the number of criteria groups matched.
+Criteria = list[list[str]]  # keyword groups: a paper must match at least one keyword of every group
+
+
+def criteria_sets(params: Params, analysis=None) -> list[Criteria]:
+    """What screening requires: the params' own inclusion groups when given (one set); otherwise, with a question
+    analysis, the facets of each main sub-question (a paper must match every facet of at least one of them)."""
+    if params.criteria.include_any:
+        return [params.criteria.include_any]
+    if analysis is not None:
+        return [sq.facets for sq in analysis.sub_questions if sq.role == "main" and sq.facets]
+    return []
+
+
+def group_hits(text_lower: str, text_stems: set[str], groups: Criteria) -> list[bool]:
+    return [any(phrase_in(k, text_lower, text_stems) for k in g) for g in groups]
+
+
+def relax(sets: list[Criteria], papers: list[Paper], min_count: int) -> tuple[list[Criteria], list[str]]:
+    """Derived criteria a corpus cannot meet are relaxed, and said so: a facet that fewer than `min_count` of the
+    candidates mention is dropped from its set (a set keeps at least one facet)."""
+    texts = [(f"{p.title} {strip_boilerplate(p.abstract)}".lower(), stems(f"{p.title} {p.abstract}"))
+             for p in papers if p.abstract.strip()]
+    out, notes = [], []
+    for i, groups in enumerate(sets, 1):
+        counts = [sum(group_hits(low, st, [g])[0] for low, st in texts) for g in groups]
+        keep = [g for g, c in zip(groups, counts) if c >= min_count]
+        if not keep:
+            keep = [groups[counts.index(max(counts))]]
+        for g, c in zip(groups, counts):
+            if g not in keep:
+                notes.append(f"criterion '{g[0]}' of sub-question {i} relaxed: only {c} of {len(texts)} candidates "
+                             "mention it")
+        out.append(keep)
+    return out, notes
+
+
+def relevance(paper: Paper, params: Params, semantic: float | None = None,
+              sets: list[Criteria] | None = None) -> tuple[float, int]:
+    """Relevance in [0, 1] and the number of criteria groups matched (of the best-matched set).
 
     Mix of: share of the question's topical word stems found (title counts double), share of the
     inclusion-keyword groups matched, and (when given) the dense cosine similarity to the question.
     """
+    sets = criteria_sets(params) if sets is None else sets
     q_stems = {stem(w) for w in content_words(params.question) if w not in QUESTION_FILLER}
     abstract = strip_boilerplate(paper.abstract)
     title_stems, body_stems = stems(paper.title), stems(abstract)
@@ -103,9 +141,10 @@ def relevance(paper: Paper, params: Params, semantic: float | None = None) -> tu
         coverage = 0.0
     text_lower = f"{paper.title} {abstract}".lower()
     all_stems = title_stems | body_stems
-    groups = params.criteria.include_any
-    matched = sum(any(phrase_in(k, text_lower, all_stems) for k in g) for g in groups)
-    group_share = matched / len(groups) if groups else coverage
+    best = max(((sum(group_hits(text_lower, all_stems, g)), len(g)) for g in sets if g), key=lambda m: m[0] / m[1],
+               default=None)
+    matched = best[0] if best else 0
+    group_share = matched / best[1] if best else coverage
     parts = [(coverage, 0.45), (group_share, 0.55)]
     if semantic is not None:
         parts = [(coverage, 0.3), (group_share, 0.4), (max(0.0, min(1.0, (semantic - 0.1) / 0.5)), 0.3)]
@@ -113,17 +152,21 @@ def relevance(paper: Paper, params: Params, semantic: float | None = None) -> tu
     return round(score, 4), matched
 
 
-def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | None = None) -> list[Decision]:
-    """Decide every record. Order of checks: year range, exclusion keywords, surveys, inclusion groups,
-    relevance threshold, then the `max_papers` cap over the remaining ranked by relevance."""
+def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | None = None,
+           sets: list[Criteria] | None = None) -> list[Decision]:
+    """Decide every record. Order of checks: year range, exclusion keywords, surveys, inclusion criteria (every
+    group of at least one set: `sets`, default the params' groups), relevance threshold, then the `max_papers` cap
+    over the remaining ranked by relevance."""
     crit = params.criteria
+    sets = criteria_sets(params) if sets is None else [s for s in sets if s]
     lo, hi = params.year_range
     decisions: list[Decision] = []
     for p in papers:
-        score, matched = relevance(p, params, (semantic or {}).get(p.id))
+        score, matched = relevance(p, params, (semantic or {}).get(p.id), sets)
         d = Decision(p.id, score, "excluded", matched_groups=matched)
         text_lower = f"{p.title} {strip_boilerplate(p.abstract)}".lower()
         bad = next((k for k in crit.exclude_any if k.lower() in text_lower), None)
+        hits = [group_hits(text_lower, stems(text_lower), g) for g in sets]
         if not p.abstract.strip():
             d.reason = "no abstract available"
         elif (lo and p.year and p.year < lo) or (hi and p.year and p.year > hi):
@@ -132,10 +175,9 @@ def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | Non
             d.reason = f"exclusion keyword: {bad}"
         elif crit.exclude_surveys and (SURVEY_TITLE.search(p.title) or SURVEY_ABSTRACT.search(p.abstract)):
             d.reason = "survey or review (secondary source)"
-        elif crit.include_any and matched < len(crit.include_any):
-            missing = [g[0] for g in crit.include_any
-                       if not any(phrase_in(k, text_lower, stems(text_lower)) for k in g)]
-            d.reason = "does not mention: " + ", ".join(missing)
+        elif sets and not any(all(h) for h in hits):
+            best = max(range(len(sets)), key=lambda i: sum(hits[i]) / len(sets[i]))
+            d.reason = "does not mention: " + ", ".join(g[0] for g, h in zip(sets[best], hits[best]) if not h)
         elif score < crit.min_relevance:
             d.reason = f"relevance {score:.2f} below threshold {crit.min_relevance:.2f}"
         else:

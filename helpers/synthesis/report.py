@@ -17,13 +17,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import spreadsheet
 from ..atomic import write_text
-from ..outputs import load_papers, read_jsonl
+from ..outputs import load_json, load_papers, read_jsonl, reference_numbers
 from ..params import Params
 from ..review import decisions as reviews
-from ..text import md_escape
-from ..verification.verifier import Verifier, load_verifier
 from . import references
-from .answer import answer as grade_answer
+from .render_md import markdown
 
 
 def retrieval_statements(search: dict) -> list[str]:
@@ -58,6 +56,13 @@ def _limitations(ctx: dict) -> list[str]:
     if p.get("missing_records") or p.get("missing_unknown"):
         out.append(f"{p.get('missing_records', 0)} records that sources reported could not be retrieved"
                    + (f"; the count is unknown for {', '.join(p['missing_unknown'])}" if p.get("missing_unknown") else "") + ".")
+    for s in (ctx["answer"] or {}).get("sub_answers", []):
+        if s["status"] == "not answered":
+            out.append(f"Sub-question {s['id']} ({s['question']}) is not answered: {s['reason']}.")
+        elif s["status"] == "no verdict":
+            out.append(f"Sub-question {s['id']} ({s['question']}) has no verdict: too few included papers take a stance.")
+    for note in (ctx["question"].get("criteria") or {}).get("relaxed", []):
+        out.append(f"Screening was relaxed: {note}.")
     n_inc = p["included"]
     if n_inc < ctx["params"]["min_papers"]:
         out.append(f"Only {n_inc} papers passed screening (minimum {ctx['params']['min_papers']}): the question cannot be answered from this evidence.")
@@ -83,7 +88,7 @@ def _limitations(ctx: dict) -> list[str]:
     return out
 
 
-def build_context(params: Params, out_dir: Path, verifier: Verifier | None = None) -> dict:
+def build_context(params: Params, out_dir: Path) -> dict:
     """Everything the report states, read from the run's files."""
     out_dir = Path(out_dir)
     included, _, relevance = load_papers(out_dir)
@@ -95,11 +100,11 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
     search = json.loads((out_dir / "search.json").read_text())
     verification = json.loads((out_dir / "verification.json").read_text())
     claim_rows = claims.to_dict("records")
-    ans = grade_answer(params.question, included, relevance, claim_rows, verifier or load_verifier(),
-                       params.min_papers, params.support_threshold, params.criteria.include_any)
     keys = references.cite_keys(included)
     by_id = {p.id: p for p in included}
-    ref_num = {p.id: i for i, p in enumerate(included, 1)}
+    ref_num = reference_numbers(included)
+    findings = spreadsheet.read_csv(out_dir / "findings.csv").to_dict("records") \
+        if (out_dir / "findings.csv").exists() else []
     evidence = {}
     if (out_dir / "claims.jsonl").exists():
         for d in read_jsonl(out_dir / "claims.jsonl"):
@@ -111,7 +116,8 @@ def build_context(params: Params, out_dir: Path, verifier: Verifier | None = Non
     counts = claims["label"].value_counts().to_dict() if len(claims) else {}
     return {
         "params": params.model_dump(), "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "answer": ans.to_dict(), "prisma": prisma, "search": search, "review": review, "verification": verification,
+        "answer": load_json(out_dir, "answer.json"), "question": load_json(out_dir, "question.json", {}),
+        "stances": load_json(out_dir, "stance.json", {}), "findings": findings, "prisma": prisma, "search": search, "review": review, "verification": verification,
         "papers_table": papers_csv, "included": included, "keys": keys, "ref_num": ref_num, "by_id": by_id,
         "claims": claim_rows, "evidence": evidence, "human": human,
         "claims_by_label": {k: int(counts.get(k, 0)) for k in ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")},
@@ -135,74 +141,6 @@ def _abstract(ctx: dict) -> str:
             f"{'undefined' if alpha is None else f'{alpha:.2f}'}). Answer: {ctx['answer']['text']}")
 
 
-def markdown(ctx: dict) -> str:
-    """The report as Markdown; every string from a paper or the params is escaped."""
-    e = md_escape
-    prm, p, rv, a = ctx["params"], ctx["prisma"], ctx["review"], ctx["answer"]
-    L = [f"# {e(prm['title'])}", "", f"**Question:** {e(prm['question'])}  ", f"**Date:** {ctx['generated']}", "",
-         "## Answer", "", f"**{e(a['text'])}**", "", f"Certainty: **{a['certainty']}**"
-         + (f" (rated down for: {e('; '.join(a['certainty_reasons']))})" if a["certainty_reasons"] else ""), ""]
-    if a["distribution"]:
-        L += ["Distribution over included papers: " + ", ".join(f"{k}: {v}" for k, v in a["distribution"].items()), ""]
-    for stance, ids in (a.get("papers_by_stance") or {}).items():
-        if ids and stance != "none":
-            L.append(f"- {stance}: " + ", ".join(f"[{ctx['ref_num'][i]}]" for i in ids if i in ctx["ref_num"]))
-    if a.get("statements"):
-        L += ["", "Key findings:", ""]
-        for st in a["statements"]:
-            tag = (f"{st['label']} by another paper, {st['confidence']:.2f}" if st["label"] != "NOT ENOUGH INFO"
-                   else "single source: no other retrieved paper corroborates it")
-            tag += f", stance: {st['stance']}" if st.get("stance") else ""
-            L.append(f"- \"{e(st['text'])}\" [{ctx['ref_num'].get(st['paper_id'], '?')}] ({tag})")
-    L += ["", "## Abstract", "", e(_abstract(ctx)), "", "## Methods", "",
-          "**Sources:** " + "; ".join(f"{s['source']} ({s['status']}, {s['n_records']} records)" for s in ctx["search"]["sources"]), "",
-          f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"
-          + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"]), "",
-          *([f"**Retrieval:** {e(' '.join(ctx['retrieval']))}", ""] if ctx["retrieval"] else []),
-          "**Inclusion criteria:** " + (" AND ".join("(" + " OR ".join(e(k) for k in g) + ")" for g in prm["criteria"]["include_any"]) or "none"),
-          f"; relevance ≥ {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
-          + ("; surveys and reviews excluded" if prm["criteria"]["exclude_surveys"] else "")
-          + (f"; excluded keywords: {', '.join(e(k) for k in prm['criteria']['exclude_any'])}" if prm["criteria"]["exclude_any"] else ""), "",
-          f"**Screening:** every record is scored for relevance (question words, criteria keyword groups); at most {prm['max_papers']} are included, best first.", "",
-          f"**Claims:** up to {prm['claims_per_paper']} finding sentences per included abstract, copied whole.", "",
-          f"**Verification:** {e(ctx['verification']['how'])}", "",
-          f"**Scoring:** {rv['scale']}.", "", "## Results", "", "![PRISMA flow](prisma.png)", "",
-          "| Stage | Records |", "|---|---|"]
-    for s, n in p["identified_per_source"].items():
-        L.append(f"| Identified: {e(s)} | {n} |")
-    L += [f"| Duplicates removed | {p['duplicates_removed']} |", f"| Screened | {p['screened']} |"]
-    for r, n in p["excluded_automation"].items():
-        L.append(f"| Excluded by automation: {e(r)} | {n} |")
-    for r, n in p["excluded_reviewer"].items():
-        L.append(f"| Excluded by reviewer: {e(r)} | {n} |")
-    L += [f"| **Included** | **{p['included']}** |", "",
-          f"Claims by label: SUPPORTS {ctx['claims_by_label']['SUPPORTS']}, REFUTES {ctx['claims_by_label']['REFUTES']}, "
-          f"NOT ENOUGH INFO {ctx['claims_by_label']['NOT ENOUGH INFO']}; contradictions: {ctx['contradictions']}. "
-          f"A person reviewed {ctx['human']['claims_reviewed']} claims ({ctx['human']['claims_rejected']} rejected, "
-          f"{ctx['human']['claims_relabelled']} relabelled) and {ctx['human']['papers_reviewed']} papers.", "",
-          f"### Review scores: {rv['overall']:.1f}/10", "", "![Score breakdown](review.png)", "",
-          "| Reviewer | Item | Score | Reason |", "|---|---|---|---|"]
-    for r in rv["reviewers"]:
-        for it in r["items"]:
-            score = "n/a" if it["score"] is None else f"{it['score']:.1f}"
-            L.append(f"| {r['reviewer']} ({r['score']:.1f}, weight {r.get('weight', 1)}) | {e(it['name'])} | {score} | {e(it['reason'])} |")
-    L += ["", "## Claims", "", "| # | Claim | Paper | Label | Confidence | Evidence |", "|---|---|---|---|---|---|"]
-    for i, c in enumerate(ctx["claims"], 1):
-        label = c["label"] + (" (set by reviewer; verifier: " + c["verifier_label"] + ")" if c.get("label_source") == "reviewer" else "")
-        ev = "; ".join(f"[{ctx['ref_num'].get(x['paper_id'], x['paper_id'])}] {x['label']} {x['confidence']:.2f}: \"{e(x['text'])}\""
-                       for x in ctx["evidence"].get(c["claim_id"], []))
-        L.append(f"| {i} | {e(c['claim'])} | [{ctx['ref_num'][c['paper_id']]}] s{c['sentence_index']} | {label} | "
-                 f"{float(c['confidence']):.2f} | {ev or '—'} |")
-    L += ["", "## Limitations", ""] + [f"- {e(x)}" for x in _limitations(ctx)]
-    L += ["", "## References", ""]
-    for pp in ctx["included"]:
-        ident = f"doi:{pp.doi}" if pp.doi else f"arXiv:{pp.arxiv_id}" if pp.arxiv_id else pp.id
-        authors = ", ".join(pp.authors[:3]) + (" et al." if len(pp.authors) > 3 else "")
-        L.append(f"{ctx['ref_num'][pp.id]}. {e(authors)} ({pp.year or 'n.d.'}). {e(pp.title)}. {ident}. <{pp.link or ''}>")
-    L += ["", "Reference files: references.bib, references.ris, references.json (CSL-JSON), references.csv.", ""]
-    return "\n".join(L)
-
-
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path.exists() else ""
 
@@ -215,17 +153,17 @@ def html_report(ctx: dict, out_dir: Path) -> str:
         prisma_png=_data_uri(Path(out_dir) / "prisma.png"), review_png=_data_uri(Path(out_dir) / "review.png"))
 
 
-def report_stage(params: Params, out_dir: Path, verifier: Verifier | None = None) -> dict:
-    """Write report.md/html/json, answer.json and the reference files; return the context."""
+def report_stage(params: Params, out_dir: Path) -> dict:
+    """Write report.md/html/json and the reference files; return the context."""
     out_dir = Path(out_dir)
-    ctx = build_context(params, out_dir, verifier)
+    ctx = build_context(params, out_dir)
     inc = ctx["included"]
     write_text(out_dir / "references.bib", references.bibtex(inc))
     write_text(out_dir / "references.ris", references.ris(inc))
     write_text(out_dir / "references.json", references.csl_json(inc))
     write_text(out_dir / "references.csv", references.csv(inc))
     write_text(out_dir / "answer.json", json.dumps(ctx["answer"], indent=1))
-    write_text(out_dir / "report.md", markdown(ctx))
+    write_text(out_dir / "report.md", markdown(ctx, _abstract(ctx), _limitations(ctx)))
     write_text(out_dir / "report.html", html_report(ctx, out_dir))
     stated = {"identified": ctx["prisma"]["identified"], "screened": ctx["prisma"]["screened"],
               "included": ctx["prisma"]["included"], "claims": len(ctx["claims"]),

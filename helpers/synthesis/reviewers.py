@@ -55,6 +55,7 @@ class Synthesis:
     claims: list[dict]  # claims.csv rows (final, after a person's review)
     prisma: dict
     failed_sources: dict[str, str | None] = field(default_factory=dict)
+    answer: dict = field(default_factory=dict)  # answer.json
 
     @property
     def included(self) -> list[dict]:
@@ -74,6 +75,40 @@ def reviewer(name: str) -> Callable:
         return fn
 
     return deco
+
+
+@reviewer("answer")
+def answer_reviewer(s: Synthesis) -> ReviewerReport:
+    """Does the answer answer the question: its sub-questions, from papers that address it, consistently?"""
+    rubric = "whether the answer answers: sub-questions answered, papers addressing them, agreement of stances"
+    subs = s.answer.get("sub_answers") or []
+    if s.answer.get("status") == "insufficient" or not subs:
+        return ReviewerReport("answer", rubric, [Item("sub-questions answered", 0, s.answer.get("text", "no answer")),
+                                                 Item("papers addressing the question", 0, "no paper to address it")])
+    answered = [a for a in subs if a["status"] == "answered"]
+    open_ = [a["id"] for a in subs if a["status"] != "answered"]
+    inc = {p["id"] for p in s.included}
+    addressing = {pid for a in subs if a["role"] != "condition" for pid in a["addressing"]} & inc
+    items = [
+        Item("sub-questions answered", _clip(10 * len(answered) / len(subs)),
+             f"{len(answered)} of {len(subs)} sub-questions answered" + (f"; open: {', '.join(open_)}" if open_ else ""),
+             weight=2.0),
+        Item("papers addressing the question", _clip(10 * len(addressing) / max(1, len(inc))),
+             f"{len(addressing)} of {len(inc)} included papers have a sentence that addresses a sub-question"),
+    ]
+    verdicts = [a for a in answered if a["kind"] == "yes-no" and sum(a["meter"].get(k, 0) for k in ("yes", "no", "mixed"))]
+    if verdicts:
+        shares = []
+        for a in verdicts:
+            taking = [a["meter"][k] for k in ("yes", "no", "mixed")]
+            shares.append(max(taking) / sum(taking))
+        items.append(Item("stances agree", _clip(10 * mean(shares)),
+                          "; ".join(f"{a['id']}: {max(a['meter'][k] for k in ('yes', 'no', 'mixed'))} of "
+                                    f"{sum(a['meter'][k] for k in ('yes', 'no', 'mixed'))} stances agree" for a in verdicts)))
+    else:
+        items.append(Item("stances agree", None, "no yes/no sub-question with a verdict: agreement cannot be judged (not scored)"))
+    ratings = {c["claim_id"]: _clip(10 * float(c.get("answer_score") or 0)) for c in s.claims}
+    return ReviewerReport("answer", rubric, items, ratings)
 
 
 @reviewer("relevance")
@@ -211,8 +246,11 @@ def krippendorff_alpha(reports: list[ReviewerReport]) -> float | None:
         return None
 
 
-# The evidence reviewer weighs double: a synthesis is only as good as the support for its findings (GRADE).
-REVIEWER_WEIGHTS = {"evidence": 2.0}
+# The answer and evidence reviewers weigh double: a synthesis is worth what it answers, and only as good as the
+# support for its findings (GRADE).
+REVIEWER_WEIGHTS = {"answer": 2.0, "evidence": 2.0}
+# An answer that does not answer cannot score well, whatever the other reviewers find.
+SCORE_CAPS = {"insufficient": 3.0, "not answered": 4.0}
 
 
 def review(s: Synthesis, names: list[str] | None = None) -> dict:
@@ -221,15 +259,21 @@ def review(s: Synthesis, names: list[str] | None = None) -> dict:
     scores = [r.score for r in reports]
     weights = [REVIEWER_WEIGHTS.get(r.reviewer, 1.0) for r in reports]
     alpha = krippendorff_alpha(reports)
+    overall = round(sum(x * w for x, w in zip(scores, weights)) / sum(weights), 2) if scores else 0.0
+    cap = SCORE_CAPS.get(s.answer.get("status", ""))
+    capped = cap is not None and overall > cap
     return {
         "reviewers": [{**r.to_dict(), "weight": w} for r, w in zip(reports, weights)],
-        "overall": round(sum(x * w for x, w in zip(scores, weights)) / sum(weights), 2) if scores else 0.0,
+        "overall": min(overall, cap) if capped else overall,
+        "cap": ({"at": cap, "uncapped": overall, "why": f"the answer's status is '{s.answer['status']}': a report that "
+                 f"does not answer scores at most {cap:g}/10"} if capped else None),
         "spread": {"min": min(scores), "max": max(scores), "sd": round(pstdev(scores), 2)} if scores else {},
         "agreement": {"krippendorff_alpha": alpha, "level": "interval", "units": "claims",
                       "reading": ("reliable (≥ 0.8)" if alpha is not None and alpha >= 0.8 else
                                   "tentative (≥ 0.667)" if alpha is not None and alpha >= 0.667 else
                                   "low (< 0.667): reviewers disagree on which claims are strong" if alpha is not None
                                   else "undefined (fewer than 2 claims)")},
-        "scale": ("0-10 per item; reviewer score = weighted mean of its assessable items (evidence: corroboration x2); "
-                  "overall = weighted mean of reviewers (evidence x2, others x1)"),
+        "scale": ("0-10 per item; reviewer score = weighted mean of its assessable items (answer: sub-questions "
+                  "answered x2; evidence: corroboration x2); overall = weighted mean of reviewers (answer x2, evidence "
+                  "x2, others x1), at most 3 when the evidence is insufficient and 4 when no sub-question is answered"),
     }

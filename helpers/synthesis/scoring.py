@@ -1,5 +1,5 @@
-"""The scoring stage: the independent reviewers rate the run from its files; writes review.json and the
-score-breakdown figure review.png."""
+"""The answer and scoring stage: the graded answer from the run's files (answer.json), then the independent
+reviewers rate the synthesis (review.json and the score-breakdown figure review.png)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,23 @@ from pathlib import Path
 
 from .. import spreadsheet
 from ..atomic import write_text
-from ..outputs import load_records
+from ..outputs import load_analysis, load_json, load_papers, load_records, reference_numbers
 from ..params import Params
+from .answer import answer
 from .reviewers import Synthesis, review
+
+
+def answer_stage(params: Params, out_dir: Path) -> dict:
+    """The answer to each sub-question from the run's reading of the included papers; writes answer.json."""
+    out_dir = Path(out_dir)
+    included, _, relevance = load_papers(out_dir)
+    claims = spreadsheet.read_csv(out_dir / "claims.csv").to_dict("records")
+    ans = answer(load_analysis(out_dir), included, relevance, load_json(out_dir, "evidence.json", {}),
+                 load_json(out_dir, "stance.json", {}), load_json(out_dir, "findings.json", {}).get("summary", {}),
+                 claims, reference_numbers(included), params.min_papers, params.support_threshold,
+                 params.min_stance_papers).to_dict()
+    write_text(out_dir / "answer.json", json.dumps(ans, indent=1, ensure_ascii=False))
+    return ans
 
 
 def synthesis(params: Params, out_dir: Path) -> Synthesis:
@@ -22,13 +36,16 @@ def synthesis(params: Params, out_dir: Path) -> Synthesis:
     papers = [{**r, "source": src.get(r["id"], r.get("source", ""))} for r in recs]
     claims = spreadsheet.read_csv(out_dir / "claims.csv").to_dict("records")
     prisma = json.loads((out_dir / "prisma.json").read_text())
-    return Synthesis(params.question, params.criteria.include_any, params.min_papers, params.support_threshold, papers, claims,
-                     prisma, prisma.get("failed_sources", {}))
+    question = load_json(out_dir, "question.json", {})
+    facets = params.criteria.include_any or question.get("facets", [])
+    return Synthesis(params.question, facets, params.min_papers, params.support_threshold, papers, claims,
+                     prisma, prisma.get("failed_sources", {}), load_json(out_dir, "answer.json", {}))
 
 
 def scoring_stage(params: Params, out_dir: Path) -> dict:
-    """Run the independent reviewers; write review.json and the score-breakdown figure review.png."""
+    """The answer (answer.json), then the independent reviewers; write review.json and review.png."""
     out_dir = Path(out_dir)
+    answer_stage(params, out_dir)
     result = review(synthesis(params, out_dir))
     write_text(out_dir / "review.json", json.dumps(result, indent=1))
     fig = score_figure(result)

@@ -1,6 +1,8 @@
-"""Claim extraction: the sentences of included abstracts that state findings bearing on the question.
+"""Claims: the sentences of included abstracts that answer the question, one whole sentence each, copied exactly
+from its abstract, with its sentence index and the sub-question(s) it answers.
 
-A claim is always one whole sentence, copied exactly from its abstract, with its sentence index.
+Which sentences answer is decided by the question-focused evidence ranker (`evidence.py`); the finding cues here
+are one of its features.
 """
 
 from __future__ import annotations
@@ -9,9 +11,8 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 
-from ..params import Params
 from ..records import Paper
-from ..text import QUESTION_FILLER, content_words, paper_sentences, stem
+from ..text import content_words, stem
 
 FINDING = re.compile(
     r"\b(we (show|find|found|demonstrate|observe|report|confirm)|(results|experiments|evaluations?|analys[ie]s) "
@@ -24,8 +25,11 @@ FINDING = re.compile(
 NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|x\b|×|times|points?|pp\b|tokens/s|ms\b|percent)", re.I)
 BACKGROUND = re.compile(
     r"^(however|recent(ly)?|in recent years|large language models|despite|although|while|existing|"
-    r"current|traditional|prior|previous)\b|\b(have|has) (shown|become|emerged|achieved|demonstrated)\b|"
-    r"\bremains? (a |an )?(challeng|open|difficult|unclear)",
+    r"current|traditional|prior|previous|with the (rapid|recent|growing)|as (large )?(language )?models)\b|"
+    r"\b(have|has) (shown|become|emerged|achieved|demonstrated|gained|attracted|received)\b|"
+    r"\bremains? (a |an )?(challeng|open|difficult|unclear|uncertain|underexplored|understudied|limited|poorly)|"
+    r"\bis an? (essential|important|popular|common|key|widely|promising|fundamental|crucial|critical)\b|"
+    r"\brel(y|ies) on (a |an |the )?(critical |key )?assumption",
     re.I,
 )
 METHOD_ONLY = re.compile(r"^(in this (paper|work)|to (address|tackle|this end)|we (propose|introduce|present|design))\b", re.I)
@@ -39,6 +43,7 @@ class Claim:
     sentence_index: int
     score: float
     relevance: float
+    sub_question: str = ""  # the sub-question(s) it answers: "Q1" or "Q1;Q3"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,14 +53,6 @@ def claim_id(paper_id: str, sentence_index: int, text: str) -> str:
     """Stable id: the same paper, sentence and text give the same id on every run."""
     digest = hashlib.sha1(f"{paper_id}|{sentence_index}|{text}".encode()).hexdigest()[:10]
     return f"C{digest}"
-
-
-def _question_stems(params: Params) -> set[str]:
-    stems = {stem(w) for w in content_words(params.question) if w not in QUESTION_FILLER}
-    for group in params.criteria.include_any:
-        for kw in group:
-            stems |= {stem(w) for w in content_words(kw)}
-    return stems
 
 
 def score_sentence(sentence: str, q_stems: set[str], position: int) -> tuple[float, float]:
@@ -78,23 +75,38 @@ def score_sentence(sentence: str, q_stems: set[str], position: int) -> tuple[flo
     return max(0.0, min(1.0, finding)), min(1.0, relevance)
 
 
-def extract(papers: list[Paper], params: Params, min_score: float = 0.3) -> list[Claim]:
-    """Up to `claims_per_paper` finding sentences per paper, best first, in paper order."""
-    q_stems = _question_stems(params)
+def is_whole_sentence(sentence: str) -> bool:
+    """Fragments are never claims: at least six words, ending as a sentence ends."""
+    s = sentence.strip()
+    return len(s.split()) >= 6 and s[-1] in ".!?"
+
+
+ROLE_ORDER = {"main": 0, "side effect": 1, "condition": 2}
+
+
+def select(evidence: dict, papers: list[Paper], sub_questions: list, per_paper: int) -> list[Claim]:
+    """Up to `per_paper` claims per paper from the question-focused evidence (`evidence.rank`): each sub-question
+    in turn (main ones first) gives its best sentence that addresses it, then its second best, ...; a sentence
+    answering several sub-questions is one claim naming them all."""
+    subs = sorted(sub_questions, key=lambda s: ROLE_ORDER.get(s.role, 3))
     claims: list[Claim] = []
     for paper in papers:
-        scored = []
-        for i, sent in enumerate(paper_sentences(paper)):
-            n_words = len(sent.split())
-            if n_words < 6 or sent[-1] not in ".!?":  # fragments are never claims
-                continue
-            finding, rel = score_sentence(sent, q_stems, i)
-            if finding <= 0:
-                continue
-            score = 0.55 * finding + 0.45 * rel
-            if score >= min_score:
-                scored.append((score, rel, i, sent))
-        scored.sort(key=lambda t: -t[0])
-        for score, rel, i, sent in scored[: params.claims_per_paper]:
-            claims.append(Claim(claim_id(paper.id, i, sent), paper.id, sent, i, round(score, 4), round(rel, 4)))
+        queues = [[e for e in evidence.get((paper.id, sq.id), []) if e.addresses and is_whole_sentence(e.text)]
+                  for sq in subs]
+        answers: dict[int, list[str]] = {}
+        for sq, q in zip(subs, queues, strict=True):
+            for e in q:
+                answers.setdefault(e.sentence_index, []).append(sq.id)
+        chosen: list = []
+        depth = 0
+        while len(chosen) < per_paper and any(depth < len(q) for q in queues):
+            for q in queues:
+                if depth < len(q) and len(chosen) < per_paper and \
+                        all(c.sentence_index != q[depth].sentence_index for c in chosen):
+                    chosen.append(q[depth])
+            depth += 1
+        for e in chosen:
+            ids = sorted(set(answers[e.sentence_index]), key=lambda x: int(x[1:]))
+            claims.append(Claim(claim_id(paper.id, e.sentence_index, e.text), paper.id, e.text, e.sentence_index,
+                                round(e.score, 4), round(e.features.get("facet", 0.0), 4), ";".join(ids)))
     return claims

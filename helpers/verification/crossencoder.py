@@ -69,6 +69,7 @@ class CrossEncoder:
         self.tokenizer.enable_truncation(max_length=max_len, strategy="longest_first")
         self.tokenizer.no_padding()
         self._inputs = {i.name for i in self.sessions[0].get_inputs()}
+        self._widths = {o.name: o.shape[-1] for o in self.sessions[0].get_outputs()}
         widths = {sess.get_outputs()[0].shape[-1] for sess in self.sessions}
         if len(widths) > 1:
             raise ModelError(f"{folder}: {', '.join(names)}: the ensemble's models give different numbers of labels")
@@ -82,9 +83,18 @@ class CrossEncoder:
         whole batch, so in a batch a pair's logits depend on its neighbours and on the padding (by up to 0.6 in
         a logit). Alone, each pair always gets the same score, at about 8–12% less throughput on 2 cores
         (`python -m training.verifier.checks batching`)."""
-        out = np.zeros((len(pairs), self.n_labels), dtype=np.float32)
+        return self.outputs(pairs, ("logits",), batch_size)["logits"]
+
+    def outputs(self, pairs: list[tuple[str, str]], names: tuple[str, ...] = ("logits",),
+                batch_size: int = 1) -> dict[str, np.ndarray]:
+        """The named outputs (each (n, width)) for the pairs, averaged over the ensemble's models."""
+        missing = [n for n in names if n not in self._widths]
+        if missing:
+            raise ModelError(f"model has no output {', '.join(missing)} (outputs: {', '.join(self._widths)})")
+        acc = {n: np.zeros((len(pairs), self._widths[n] if isinstance(self._widths[n], int) else self.n_labels),
+                           dtype=np.float32) for n in names}
         if not pairs:
-            return out
+            return acc
         encs = self.tokenizer.encode_batch([(c, s) for c, s in pairs])
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         feeds = []
@@ -104,5 +114,6 @@ class CrossEncoder:
         # CPU caches (2.7x slower for two models instead of 2x)
         for sess in self.sessions:
             for idx, feed in feeds:
-                out[idx] += sess.run(["logits"], feed)[0]
-        return out / len(self.sessions)
+                for name, arr in zip(names, sess.run(list(names), feed), strict=True):
+                    acc[name][idx] += arr
+        return {n: a / len(self.sessions) for n, a in acc.items()}

@@ -12,12 +12,13 @@ import pandas as pd
 
 from .. import spreadsheet
 from ..atomic import write_text
-from ..outputs import load_papers
+from ..outputs import load_analysis, load_papers
 from ..params import Params
 from ..records import Paper
 from ..review.apply import apply_claim_decisions
 from ..text import paper_sentences, stems
-from .claims import Claim, extract
+from . import reading
+from .claims import Claim, select
 from .verifier import Verifier, load_verifier
 
 
@@ -42,6 +43,7 @@ class ClaimCheck:
             "supported_by": len(self.supported_by), "contradicted_by": len(self.contradicted_by),
             "contradiction": self.contradiction, "checked_against": len(self.checked_against),
             "grounding_label": self.grounding_label, "grounding_confidence": round(self.grounding_confidence, 4),
+            "sub_question": self.claim.sub_question, "answer_score": self.claim.score,
         }
 
 
@@ -113,16 +115,20 @@ def check_claims(claims: list[Claim], papers: dict[str, Paper], pool: list[Paper
 def table(checks: list[ClaimCheck]) -> pd.DataFrame:
     cols = ["claim_id", "paper_id", "claim", "sentence_index", "label", "confidence", "evidence_paper_ids",
             "supported_by", "contradicted_by", "contradiction", "checked_against", "grounding_label",
-            "grounding_confidence"]
+            "grounding_confidence", "sub_question", "answer_score"]
     return pd.DataFrame([c.row() for c in checks], columns=cols)
 
 
 def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None) -> pd.DataFrame:
-    """Extract claims from the included papers, verify each, apply reviews; write claims.csv/jsonl."""
+    """Read the included papers for each sub-question (evidence, stances, quantities), take the sentences that
+    answer as claims, verify each, apply reviews; write claims.csv/jsonl and the reading's files."""
     out_dir = Path(out_dir)
     included, all_papers, _ = load_papers(out_dir)
     verifier = verifier or load_verifier()
-    extracted = extract(included, params)
+    analysis = load_analysis(out_dir)
+    found = reading.read(analysis, included, verifier, stance_threshold=params.stance_threshold)
+    reading.save(found, out_dir)
+    extracted = select(found.evidence, included, analysis.sub_questions, params.claims_per_paper)
     by_id = {p.id: p for p in all_papers}
     # corroboration pool: every screened record with an abstract (included first), not only the included set
     pool = included + [p for p in all_papers if p.id not in {q.id for q in included}][:100]

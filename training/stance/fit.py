@@ -1,0 +1,102 @@
+"""Fit the stance model (models/stance/stance.json) on PubMedQA-L and measure it out of fold.
+
+    python -m training.stance.fit --pubmedqa ../shared/data/pubmedqa/pqal_trainval.json --out models/stance
+
+Each item is read as the pipeline reads a paper (helpers.verification.stance.features: the shipped verifier
+scores every sentence against the question's hypothesis). A multinomial logistic regression over those features
+reads yes / no / maybe; its regularisation is chosen by 5-fold cross-validation (fixed folds by pmid), and the
+temperature is fitted on the out-of-fold scores. Every figure printed is out of fold, beside the majority class.
+Also printed, not shipped: the same head with balanced class weights (more 'maybe', less accuracy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+from helpers.evaluation.metrics import expected_calibration_error
+from helpers.evaluation.stance import ANSWERS, load_pubmedqa
+from helpers.verification.stance import FEATURES, StanceHead, feature_rows
+from helpers.verification.verifier import NliVerifier
+from training.stance.data import N_FOLDS, fold_of
+
+C_GRID = (0.03, 0.1, 0.3, 1.0)
+
+
+def oof(X: np.ndarray, y: np.ndarray, folds: np.ndarray, C: float, weight=None) -> np.ndarray:
+    """Out-of-fold decision scores (n, 3) of a standardised multinomial logistic regression."""
+    out = np.zeros((len(y), 3))
+    for k in range(N_FOLDS):
+        tr, te = folds != k, folds == k
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-9
+        m = LogisticRegression(C=C, max_iter=4000, class_weight=weight).fit((X[tr] - mu) / sd, y[tr])
+        out[te] = m.decision_function((X[te] - mu) / sd)
+    return out
+
+
+def softmax(z: np.ndarray, t: float = 1.0) -> np.ndarray:
+    z = z / t - (z / t).max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def row(name: str, probs: np.ndarray, y: np.ndarray) -> dict:
+    pred = probs.argmax(1)
+    m = {"accuracy": round(float(accuracy_score(y, pred)), 4),
+         "macro_f1": round(float(f1_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0)), 4),
+         "ece": round(expected_calibration_error(probs.max(1), pred == y), 4)}
+    print(f"{name:<48} accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  ECE {m['ece']:.3f}")
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pubmedqa", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--features", type=Path, help="cache of the feature rows: written once, read on later runs")
+    args = ap.parse_args()
+    items = load_pubmedqa(args.pubmedqa)
+    if args.features and args.features.exists():
+        X = np.load(args.features)
+    else:
+        X = feature_rows(NliVerifier(), [(it["question"], it["sentences"]) for it in items])
+        if args.features:
+            np.save(args.features, X)
+    y = np.array([ANSWERS.index(it["gold"]) for it in items])
+    folds = np.array([fold_of(it["id"]) for it in items])
+    n = len(y)
+    prior = np.bincount(y, minlength=3) / n
+    print(f"PubMedQA-L, {n} items, 5 folds by pmid; every figure out of fold")
+    metrics = {"majority": row("majority class (yes)", np.tile(prior, (n, 1)), y)}
+    best = None
+    for C in C_GRID:
+        m = row(f"logistic head, C = {C}", softmax(oof(X, y, folds, C)), y)
+        if best is None or (m["accuracy"], m["macro_f1"]) > (best[1]["accuracy"], best[1]["macro_f1"]):
+            best = (C, m)
+    C = best[0]
+    scores = oof(X, y, folds, C)
+    t = float(minimize_scalar(lambda t: -np.mean(np.log(softmax(scores, t)[np.arange(n), y] + 1e-12)),
+                              bounds=(0.2, 10.0), method="bounded").x)
+    metrics["shipped"] = row(f"logistic head, C = {C}, temperature {t:.2f} (shipped)", softmax(scores, t), y)
+    metrics["balanced_not_shipped"] = row("balanced class weights (not shipped)",
+                                          softmax(oof(X, y, folds, C, "balanced")), y)
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    final = LogisticRegression(C=C, max_iter=4000).fit((X - mu) / sd, y)
+    W = final.coef_ / sd  # z = W (x - mu) / sd + b = (W / sd) x + (b - W mu / sd)
+    b = final.intercept_ - W @ mu
+    head = StanceHead(W.round(6).tolist(), b.round(6).tolist(), round(t, 4), list(FEATURES), meta={
+        "fitted_on": f"{n} PubMedQA-L trainval items (reasoning-required), features from the shipped verifier",
+        "C": C, "out_of_fold": metrics, "command": "python -m training.stance.fit --pubmedqa ... --out models/stance"})
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "stance.json").write_text(json.dumps(head.__dict__, indent=1) + "\n")
+    print(f"wrote {args.out / 'stance.json'}")
+
+
+if __name__ == "__main__":
+    main()
