@@ -89,6 +89,11 @@ class LLMSpec(BaseModel):
     seed: int | None = Field(None, description="sampling seed sent with every request (default: the params' seed)")
     timeout: float | None = Field(None, gt=0, le=3600, description="seconds one request may take (default 180)")
     max_papers: int = Field(8, ge=1, le=30, description="most included papers the model reads (most relevant first)")
+    plan_uses: list[Literal["sub_questions", "criteria", "extra_queries"]] = Field(
+        default_factory=lambda: ["extra_queries"],
+        description="which parts of the model's plan feed retrieval where the params give none of their own; by "
+                    "default only its extra queries: with the 1.5B local model, its sub-questions and criteria made "
+                    "the included papers less on-topic (docs/benchmarks.md)")
     context: int = Field(4096, ge=512, le=1_000_000, description="tokens the model's context holds; a longer "
                                                                  "request is not sent")
 

@@ -211,6 +211,9 @@ def test_the_plan_feeds_retrieval_only_where_the_params_are_silent():
     kept, used = apply_plan(own, plan)
     assert used == {"sub_questions": True, "criteria": False, "extra_queries": False}
     assert kept.criteria.include_any == [["a", "b"]] and kept.extra_queries == ["mine here"]
+    only_queries, used = apply_plan(parse_params(BASE), plan, resolve(parse_params({**BASE, "llm": {}}), env={}).plan_uses)
+    assert used == {"sub_questions": False, "criteria": False, "extra_queries": True}  # the default
+    assert only_queries.extra_queries == plan["extra_queries"] and not only_queries.sub_questions
     with pytest.raises(LLMError):
         validate_plan({"sub_questions": ["no"], "keyword_groups": [], "search_queries": []})
 

@@ -52,6 +52,8 @@ def test_a_run_with_the_llm_is_reproducible_offline_and_keeps_no_secret(tmp_path
     a, b = (DATE.sub("", (r.out_dir / "report.md").read_text()) for r in (first, second))
     assert a == b and "## Answer by qwen2.5-coder-1.5b-instruct (LLM, checked sentence by sentence)" in a
     assert f"~~{UNSUPPORTED}~~" in a and FABRICATED not in a
+    html = (first.out_dir / "report.html").read_text()
+    assert f"<del>{UNSUPPORTED}</del>" in html and FABRICATED not in html
     assert (first.out_dir / "plan.json").exists() and "LLM plan" in a
     manifest = json.loads((first.out_dir / "manifest.json").read_text())["llm"]
     assert manifest["requests"] == sent and manifest["tokens_in"] > 0 and manifest["endpoint"].startswith("http://127.")

@@ -26,7 +26,7 @@ def limitations(plan: dict | None, llm: dict | None) -> list[str]:
         f = fatal[0]
         parts = {"plan": "the plan", "read": "reading", "answer": "the LLM answer"}
         skipped = sorted({parts[x["stage"]] for x in fatal}, key=list(parts.values()).index)
-        out.append(f"The LLM reader ({_who(recs[0])}) failed: {f['message']}; {', '.join(skipped)} "
+        out.append(f"The LLM reader ({_who(recs[0])}) failed: {f['message']}; {' and '.join(skipped)} "
                    f"{'was' if len(skipped) == 1 else 'were'} skipped for that, and the extractive answer stands "
                    "on its own where the model gave none.")
     other = [f for f in faults if f["kind"] not in FATAL]
@@ -45,7 +45,7 @@ def limitations(plan: dict | None, llm: dict | None) -> list[str]:
         c = llm["counts"]
         if c["quotes_dropped"]:
             out.append(f"{c['quotes_dropped']} of {c['quotes_dropped'] + c['quotes_kept']} quotes the LLM gave were "
-                       "not in their abstract (exactly or at similarity >= 95) and were dropped.")
+                       "not in their abstract (exactly or at similarity ≥ 95) and were dropped.")
         if c["sentences_removed"]:
             why = "; ".join(f"{n} {k}" for k, n in sorted(c["removed_by_reason"].items()))
             out.append(f"{c['sentences_removed']} of {c['sentences_removed'] + c['sentences_kept']} sentences of the "
@@ -62,9 +62,8 @@ def plan_summary(plan: dict | None) -> str | None:
     use = [k.replace("_", " ") for k, v in used.items() if v]
     return (f"LLM plan ({plan['model']}): sub-questions: {' '.join(p['sub_questions']) or 'none'}; keyword groups: "
             f"{groups}; extra queries: {'; '.join(p['extra_queries']) or 'none'}. "
-            + (f"Retrieval used the plan's {', '.join(use)}" if use else "Retrieval used none of it")
-            + (" (the params give their own " + ", ".join(k.replace('_', ' ') for k, v in used.items() if not v)
-               + ")." if not all(used.values()) else "."))
+            + (f"Retrieval used the plan's {' and '.join(use)}" if use else "Retrieval used none of it")
+            + (" (the rest: the params' own, or not asked for with llm.plan_uses)." if not all(used.values()) else "."))
 
 
 def reader_summary(llm: dict | None) -> str | None:
@@ -72,10 +71,12 @@ def reader_summary(llm: dict | None) -> str | None:
     if not llm:
         return None
     s, c = llm["settings"], llm.get("counts") or {}
+    if not c.get("papers_read"):
+        return f"LLM reader: {_who(llm)} was asked to read the included abstracts but read none (see the limitations)."
     return (f"LLM reader: {_who(llm)} (temperature {s['temperature']:g}, seed {s['seed']}) read the abstracts of the "
             f"{c.get('papers', 0)} most relevant included papers ({c.get('papers_read', 0)} read), each for a summary "
             f"and verbatim quotes; a quote was kept only when found in its abstract exactly or at rapidfuzz similarity "
-            f">= 95 ({c.get('quotes_kept', 0)} kept, {c.get('quotes_dropped', 0)} dropped). From the kept quotes it "
+            f"≥ 95 ({c.get('quotes_kept', 0)} kept, {c.get('quotes_dropped', 0)} dropped). From the kept quotes it "
             f"wrote a short paragraph per sub-question; every sentence had to cite included papers and the verifier "
             f"had to find support for it in a cited paper's quotes ({c.get('sentences_kept', 0)} sentences kept, "
             f"{c.get('sentences_removed', 0)} removed). Every request and reply is cached, so a re-run is identical.")

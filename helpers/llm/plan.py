@@ -28,13 +28,11 @@ PLAN_SCHEMA = {
     "required": ["sub_questions", "keyword_groups", "search_queries"],
 }
 SYSTEM = ("You plan literature searches for systematic reviews of research papers. Reply with JSON only.")
-PROMPT = """Research question: {question}
+PROMPT = """Example. Research question: Does quantization reduce the memory of large language models without hurting accuracy?
+Plan: {{"sub_questions": ["Does quantization reduce the memory of large language models?", "Does quantization hurt the accuracy of large language models?"], "keyword_groups": [["quantization", "quantized", "low-bit", "int4", "int8"], ["memory", "memory footprint", "compression", "model size"], ["accuracy", "perplexity", "performance degradation"]], "search_queries": ["low-bit quantization large language models memory", "quantized llm accuracy degradation"]}}
 
-Write a search plan as JSON:
-- "sub_questions": 1 to 3 short questions that together answer the research question; each ends with "?".
-- "keyword_groups": 2 or 3 groups, one per key concept of the question; each group lists 2 to 6 short
-  lower-case keywords or synonyms (1-3 words each) that a relevant paper's abstract would contain.
-- "search_queries": 2 or 3 short keyword search queries (3-8 words each)."""
+Research question: {question}
+Plan as JSON: "sub_questions" (1 to 3 questions that together answer it), "keyword_groups" (one group per key concept of the question: specific terms and synonyms a relevant abstract would use, never generic words such as models, performance, method, benchmark), "search_queries" (2 or 3 short keyword queries)."""
 MAX_TOKENS = 300
 
 
@@ -77,13 +75,16 @@ def make_plan(client: LLMClient, question: str) -> dict:
     return validate_plan(client.chat_json(messages, PLAN_SCHEMA, MAX_TOKENS))
 
 
-def apply_plan(params: Params, plan: dict) -> tuple[Params, dict[str, bool]]:
-    """The params retrieval uses: the plan's sub-questions, criteria and queries wherever the params give none.
-    Returns the params and which of the three the plan supplied."""
+USES = ("sub_questions", "criteria", "extra_queries")
+
+
+def apply_plan(params: Params, plan: dict, uses: tuple[str, ...] = USES) -> tuple[Params, dict[str, bool]]:
+    """The params retrieval uses: the plan's parts named in `uses` (sub-questions, criteria, extra queries)
+    wherever the params give none. Returns the params and which parts the plan supplied."""
     data = params.model_dump(exclude_none=True)
-    used = {"sub_questions": not params.sub_questions and bool(plan.get("sub_questions")),
-            "criteria": not params.criteria.include_any and bool(plan.get("criteria")),
-            "extra_queries": not params.extra_queries and bool(plan.get("extra_queries"))}
+    used = {"sub_questions": "sub_questions" in uses and not params.sub_questions and bool(plan.get("sub_questions")),
+            "criteria": "criteria" in uses and not params.criteria.include_any and bool(plan.get("criteria")),
+            "extra_queries": "extra_queries" in uses and not params.extra_queries and bool(plan.get("extra_queries"))}
     if used["sub_questions"]:
         data["sub_questions"] = [{"text": s} for s in plan["sub_questions"]]
     if used["criteria"]:
@@ -119,7 +120,7 @@ def plan_stage(params: Params, out_dir: Path, settings: LLMSettings | None = Non
     out = params
     try:
         plan = make_plan(client, params.question)
-        out, used = apply_plan(params, plan)
+        out, used = apply_plan(params, plan, settings.plan_uses)
         record.update(plan=plan, used=used, yaml=plan_yaml(plan))
     except LLMError as exc:
         record["status"] = "failed"

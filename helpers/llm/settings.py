@@ -38,7 +38,8 @@ class LLMSettings:
     timeout: float
     max_papers: int
     context: int
-    source: str  # "params", "environment" or "params and environment"
+    source: str
+    plan_uses: tuple[str, ...] = ("extra_queries",)  # "params", "environment" or "params and environment"
 
     @property
     def endpoint(self) -> str:
@@ -87,4 +88,4 @@ def resolve(params: Params, env: Mapping[str, str] | None = None) -> LLMSettings
         temperature=merged.temperature if merged.temperature is not None else 0.0,
         seed=merged.seed if merged.seed is not None else params.seed,
         timeout=merged.timeout or DEFAULT_TIMEOUT, max_papers=merged.max_papers, context=merged.context,
-        source=source)
+        source=source, plan_uses=tuple(merged.plan_uses))
