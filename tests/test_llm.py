@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 from helpers.errors import ParamsError
 from helpers.llm import notes
 from helpers.llm.answer import llm_answer_stage
-from helpers.llm.check import check_sentences, split_citations
+from helpers.llm.check import check_sentences, grounding, split_citations
 from helpers.llm.client import LLMClient, LLMError
 from helpers.llm.plan import apply_plan, plan_stage, validate_plan
 from helpers.llm.read import check_quotes, match_quote
@@ -145,6 +145,21 @@ def test_each_sentence_needs_an_included_citation_and_a_supporting_quote(verifie
     assert out[0].supported_by == [1] and out[0].support >= 0.6
     assert "[7], not an included paper" in out[1].reason and out[2].reason == "cites no paper"
     assert "no verified quote" in out[3].reason and "no cited quote supports it" in out[4].reason
+
+
+def test_a_sentence_restating_the_question_is_not_grounded_in_unrelated_quotes(verifier):
+    """Seen with the local model on seed question 2: the verifier passed this sentence (0.6+) against quotes about
+    a mixture-of-experts method that say nothing of throughput; the word check removes it."""
+    quotes = {8: ["MARS (Missingness-Aware Residual-guided Specialization), a mixture-of-experts framework that guides "
+                  "expert specialization based on how representations are reshaped by missingness.",
+                  "The residual signal guides a residual router to assign samples to experts specialized for the "
+                  "corresponding deviation patterns."]}
+    claim = "Integrating sparse expert routing in alignment-focused multimodal models improves inference throughput."
+    (s,) = check_sentences([{"text": claim, "cites": [8]}], {8}, quotes, verifier, 0.6)
+    assert not s.kept and ("its words are mostly not in the cited quotes" in s.reason
+                           or "no cited quote supports it" in s.reason)
+    assert grounding(claim, quotes[8]) < 0.5 <= grounding("A residual router assigns samples to specialized experts.",
+                                                          quotes[8])
 
 
 # -- the client: cache, key, faults ------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ def counts(rec: dict) -> dict:
         for s in a["unsupported"]:
             key = ("outside the included set" if "not an included paper" in s["reason"] else
                    "no citation" if s["reason"] == "cites no paper" else
+                   "not grounded in the quotes' words" if s["reason"].startswith("its words") else
                    "no supporting quote")
             removed[key] = removed.get(key, 0) + 1
     return {"papers": len(rd), "papers_read": sum(r["status"] == "ok" for r in rd),

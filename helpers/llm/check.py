@@ -1,6 +1,10 @@
 """The sentence check: every sentence of the model's answer must cite included papers, and the trained verifier
 must find support for it in the cited papers' verified quotes. A sentence that cites no paper, cites a paper
-outside the included set, or that no cited quote supports is removed, with the reason."""
+outside the included set, or that no cited quote supports is removed, with the reason.
+
+The verifier reads topical closeness generously (a sentence restating the question as a finding passed it against
+quotes about a related method), so a supporting quote must also hold most of the sentence's content words
+(`MIN_GROUNDING`, by stem): a sentence whose words are mostly the model's own is not grounded in its quotes."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from ..records import Paper
-from ..text import one_line
+from ..text import one_line, stems
 
+MIN_GROUNDING = 0.5  # share of the sentence's content-word stems a supporting quote must hold
 _MARK = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 
 
@@ -48,6 +53,12 @@ def quote_paper(ref: int, quotes: list[str]) -> Paper:
     return Paper(id=f"quotes:{ref}", title="", abstract=" ".join(quotes), sentences=list(quotes))
 
 
+def grounding(sentence: str, quotes: list[str]) -> float:
+    """The share of the sentence's content-word stems that occur in `quotes` (1.0 for a sentence without any)."""
+    own = stems(sentence)
+    return len(own & stems(" ".join(quotes))) / len(own) if own else 1.0
+
+
 def check_sentences(raw: list[dict], included: set[int], quotes: dict[int, list[str]], verifier,
                     threshold: float) -> list[Sentence]:
     """Each raw sentence ({"text", "cites"}) checked: citations first, then the verifier against each cited
@@ -72,17 +83,24 @@ def check_sentences(raw: list[dict], included: set[int], quotes: dict[int, list[
     verdicts = verifier.verify_many(pairs, cited=True) if pairs else []
     i = 0
     for s, refs in pending:
-        best = 0.0
+        best, verified, best_ground = 0.0, 0, 0.0
         for c in refs:
             v = verdicts[i]
             i += 1
             p = float(v.probs.get("SUPPORTS", 0.0))
             best = max(best, p)
             if v.label == "SUPPORTS" and p >= threshold:
-                s.supported_by.append(c)
+                verified += 1
+                g = grounding(s.text, quotes[c])
+                best_ground = max(best_ground, g)
+                if g >= MIN_GROUNDING:
+                    s.supported_by.append(c)
         s.support = round(best, 3)
         if s.supported_by:
             s.kept = True
+        elif verified:
+            s.reason = (f"its words are mostly not in the cited quotes (at most {best_ground:.0%} of its content words; "
+                        f"{MIN_GROUNDING:.0%} needed), although the verifier scored them {best:.2f}")
         else:
             s.reason = f"no cited quote supports it (verifier: best support {best:.2f} < {threshold:.2f})"
     return out
