@@ -30,7 +30,7 @@ class FakeLLM:
         self.requests: list[dict] = []
 
     def reply(self, user: str) -> dict:
-        if "Write a search plan" in user:
+        if "Plan as JSON" in user:
             return {"sub_questions": ["Does speculative decoding speed up inference?",
                                       "Does speculative decoding change output quality?"],
                     "keyword_groups": [["speculative decoding", "draft model"], ["speedup", "latency", "throughput"]],

@@ -164,7 +164,7 @@ def test_a_sentence_restating_the_question_is_not_grounded_in_unrelated_quotes(v
 
 # -- the client: cache, key, faults ------------------------------------------------------------------------------
 
-MESSAGES = [{"role": "user", "content": "Write a search plan for: Does X help Y?"}]
+MESSAGES = [{"role": "user", "content": "Research question: Does X help Y?\nPlan as JSON: ..."}]
 
 
 def test_replies_are_cached_by_request_never_by_key(fake_server, tmp_path, monkeypatch):
