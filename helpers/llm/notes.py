@@ -77,6 +77,6 @@ def reader_summary(llm: dict | None) -> str | None:
             f"{c.get('papers', 0)} most relevant included papers ({c.get('papers_read', 0)} read), each for a summary "
             f"and verbatim quotes; a quote was kept only when found in its abstract exactly or at rapidfuzz similarity "
             f"≥ 95 ({c.get('quotes_kept', 0)} kept, {c.get('quotes_dropped', 0)} dropped). From the kept quotes it "
-            f"wrote a short paragraph per sub-question; every sentence had to cite included papers and the verifier "
-            f"had to find support for it in a cited paper's quotes ({c.get('sentences_kept', 0)} sentences kept, "
+            f"wrote a short paragraph per sub-question; every sentence had to cite included papers, and the verifier "
+            f"had to find support for it in a cited paper's quotes, which had to hold most of its words ({c.get('sentences_kept', 0)} sentences kept, "
             f"{c.get('sentences_removed', 0)} removed). Every request and reply is cached, so a re-run is identical.")
