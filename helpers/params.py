@@ -74,6 +74,40 @@ class SubQuestionSpec(BaseModel):
         default_factory=list, description="keyword groups a paper must all match to address it; derived when empty")
 
 
+class LLMSpec(BaseModel):
+    """The optional LLM reader on an OpenAI-compatible endpoint. Any field left out comes from the environment
+    (WORKBENCH_LLM_URL, WORKBENCH_LLM_MODEL, ...), else its default; the API key comes only from the environment
+    (WORKBENCH_LLM_API_KEY)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="false turns the LLM reader off even when WORKBENCH_LLM_URL is set")
+    url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8765/v1 "
+                                              "(default: WORKBENCH_LLM_URL, else the `workbench llm serve` address)")
+    model: str | None = Field(None, description="model name sent to the endpoint (default: WORKBENCH_LLM_MODEL, "
+                                                "else the local Qwen2.5-Coder-1.5B-Instruct)")
+    temperature: float | None = Field(None, ge=0, le=2, description="sampling temperature (default 0)")
+    seed: int | None = Field(None, description="sampling seed sent with every request (default: the params' seed)")
+    timeout: float | None = Field(None, gt=0, le=3600, description="seconds one request may take (default 180)")
+    max_papers: int = Field(8, ge=1, le=30, description="most included papers the model reads (most relevant first)")
+    plan_uses: list[Literal["sub_questions", "criteria", "extra_queries"]] = Field(
+        default_factory=lambda: ["extra_queries"],
+        description="which parts of the model's plan feed retrieval where the params give none of their own; by "
+                    "default only its extra queries: with the 1.5B local model, its sub-questions and criteria made "
+                    "the included papers less on-topic (docs/benchmarks.md)")
+    context: int = Field(4096, ge=512, le=1_000_000, description="tokens the model's context holds; a longer "
+                                                                 "request is not sent")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.strip()
+        if not re.fullmatch(r"https?://[^\s/@]+(/[^\s?#]*)?", v):
+            raise ValueError(f"'{v}' is not an http(s) base URL without credentials or query")
+        return v.rstrip("/")
+
+
 class Params(BaseModel):
     """Everything one question's run needs. Unknown keys are errors."""
 
@@ -108,6 +142,9 @@ class Params(BaseModel):
     support_threshold: float = Field(0.6, gt=0, lt=1, description="a claim is called supported only above this confidence")
     retrieval_method: str = Field("default", description="bm25, dense, hybrid, ... or default")
     seed: int = Field(13, description="random seed for anything stochastic")
+    llm: LLMSpec | None = Field(None, description="the optional LLM reader (a bare `llm:` turns it on with the "
+                                                  "environment's or default settings); off when absent and "
+                                                  "WORKBENCH_LLM_URL is unset")
 
     @field_validator("sub_questions", mode="before")
     @classmethod
@@ -162,6 +199,8 @@ def parse_params(data: Any, path: str = "<params>") -> Params:
     if not isinstance(data, dict):
         raise ParamsError(path, "<root>", "expected a mapping of keys to values")
     _scan_for_secrets(data, path)
+    if "llm" in data and data["llm"] is None:  # a bare `llm:` block: on, with every setting from elsewhere
+        data = {**data, "llm": {}}
     try:
         return Params.model_validate(data)
     except ValidationError as exc:

@@ -25,7 +25,7 @@ from . import config
 from .atomic import replace_dir, write_text
 from .errors import RunError
 from .locks import build_lock
-from .manifest import code_version, corpus_fingerprints, package_versions, reviews_fingerprint
+from .manifest import code_version, corpus_fingerprints, llm_usage, package_versions, reviews_fingerprint
 from .params import Params, load_params
 
 NOTEBOOKS = ("01_retrieval", "02_claims", "03_scoring", "04_report")
@@ -153,7 +153,7 @@ def _run_notebooks(params_path: Path, params: Params, out_root: Path, target: Pa
             "slug": params.slug, "params_file": str(params_path), "params": params.model_dump(),
             "code_version": code_version(), "packages": package_versions(),
             "corpora": corpus_fingerprints([s.name for s in params.sources]), "reviews": reviews,
-            "timings_s": timings, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "timings_s": timings, "llm": llm_usage(staging), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_text(staging / "manifest.json", json.dumps(manifest, indent=1))
         replace_dir(staging, target)

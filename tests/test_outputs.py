@@ -51,3 +51,16 @@ def test_read_jsonl_splits_only_at_newlines(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     assert len(path.read_text(encoding="utf-8").splitlines()) > 2  # what str.splitlines would have cut
     assert read_jsonl(path) == rows
+
+
+def test_a_styler_table_id_and_an_object_address_are_not_differences(tmp_path):
+    """pandas gives every Styler table a random id and its repr an address: two runs' notebooks differ there only."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, tid, addr, title in ((a, "c168e", "0x7f0364a75b10", "One"), (b, "d6ef4", "0x7fb4001d2010", "One")):
+        root.mkdir()
+        (root / "t.html").write_text(f'<style>#T_{tid} th {{}} #T_{tid}_row0_col0 {{}}</style><table id="T_{tid}">{title}')
+        (root / "n.ipynb").write_text(json.dumps({"cells": [{"outputs": [
+            {"data": {"text/html": [f'<table id="T_{tid}">'], "text/plain": [f"<Styler at {addr}>"]}}]}]}))
+    assert compare_runs(a, b) == []
+    (b / "t.html").write_text('<style>#T_d6ef4 th {}</style><table id="T_d6ef4">Two')
+    assert compare_runs(a, b) == ["differs: t.html"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ..text import md_escape as e
+from . import llm_section
 
 _REF = re.compile(r"\\\[(\d+)\](?!\()")
 
@@ -92,6 +93,7 @@ def methods_lines(ctx: dict) -> list[str]:
          "Each paper's stance on each yes/no sub-question comes from the stance model (yes / no / mixed / not "
          f"addressed, calibrated); a verdict needs {prm['min_stance_papers']} papers with a stance. Numbers with a unit "
          "and a metric in the evidence sentences are kept in findings.csv.", "",
+         *llm_section.methods_lines(ctx),
          f"**Verification:** {e(ctx['verification']['how'])}", "",
          f"**Scoring:** {rv['scale']}.", ""]
     return L
@@ -127,6 +129,7 @@ def markdown(ctx: dict, abstract: str, limitations: list[str]) -> str:
     prm, p, rv = ctx["params"], ctx["prisma"], ctx["review"]
     L = [f"# {e(prm['title'])}", "", f"**Question:** {e(prm['question'])}  ", f"**Date:** {ctx['generated']}", ""]
     L += answer_lines(ctx)
+    L += llm_section.answer_lines(ctx)
     L += ["## Abstract", "", e(abstract), ""]
     L += methods_lines(ctx)
     L += ["## Results", "", "![PRISMA flow](prisma.png)", "",

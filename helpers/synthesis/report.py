@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import spreadsheet
 from ..atomic import write_text
+from ..llm import notes as llm_notes
 from ..outputs import load_json, load_papers, read_jsonl, reference_numbers
 from ..params import Params
 from ..review import decisions as reviews
@@ -83,6 +84,7 @@ def _limitations(ctx: dict) -> list[str]:
                    + ("undefined (too few claims)." if alpha is None else f"low (Krippendorff's alpha = {alpha:.2f}), so the overall score is uncertain."))
     out.append(f"Claims are single sentences from abstracts only (full texts were not read); verification used the "
                f"'{ctx['verification']['verifier']}' verifier over abstracts.")
+    out += llm_notes.limitations(ctx.get("plan"), ctx.get("llm"))
     if ctx["human"]["claims_reviewed"] == 0:
         out.append("No person has reviewed the claims yet: every label is the machine's.")
     return out
@@ -124,6 +126,7 @@ def build_context(params: Params, out_dir: Path) -> dict:
         "contradictions": int((claims["contradiction"].astype(str).str.lower() == "true").sum()) if len(claims) else 0,
         "preprint_share": (sum(1 for p in included if p.type == "preprint") / len(included)) if included else 0.0,
         "n_screened_records": len(papers_csv), "retrieval": retrieval_statements(search),
+        "plan": load_json(out_dir, "plan.json"), "llm": load_json(out_dir, "llm_answer.json"),
     }
 
 
@@ -150,6 +153,8 @@ def html_report(ctx: dict, out_dir: Path) -> str:
     env = Environment(loader=PackageLoader("helpers.synthesis", "templates"), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
         ctx=ctx, abstract=_abstract(ctx), limitations=_limitations(ctx),
+        llm_methods=[t.partition(": ")[::2] for t in (llm_notes.plan_summary(ctx.get("plan")),
+                                                       llm_notes.reader_summary(ctx.get("llm"))) if t],
         prisma_png=_data_uri(Path(out_dir) / "prisma.png"), review_png=_data_uri(Path(out_dir) / "review.png"))
 
 
@@ -170,7 +175,9 @@ def report_stage(params: Params, out_dir: Path) -> dict:
               "claims_by_label": ctx["claims_by_label"], "references": len(inc),
               "reference_ids": [p.id for p in inc], "answer_status": ctx["answer"]["status"],
               "overall_score": ctx["review"]["overall"], "human": ctx["human"],
-              "dense_scope": {src["source"]: src["dense"]["scope"] for src in ctx["search"]["sources"] if src.get("dense")}}
+              "dense_scope": {src["source"]: src["dense"]["scope"] for src in ctx["search"]["sources"] if src.get("dense")},
+              "llm_sentences": [{"cites": s["supported_by"]} for a in (ctx["llm"] or {}).get("answers", [])
+                                for s in a["sentences"]]}
     write_text(out_dir / "report.json", json.dumps(stated, indent=1))
     return ctx
 
@@ -202,6 +209,10 @@ def consistency_problems(out_dir: Path) -> list[str]:
         problems.append(f"report dense scope {stated.get('dense_scope')} != search.json {scopes}")
     if set(stated["reference_ids"]) != inc_ids:
         problems.append("reference list differs from the included papers")
+    n_inc = len(inc_ids)
+    for s in stated.get("llm_sentences", []):
+        if not s["cites"] or any(not 1 <= c <= n_inc for c in s["cites"]):
+            problems.append(f"an LLM answer sentence cites {s['cites']}, not only included papers (1-{n_inc})")
     stray = set(claims["paper_id"]) - inc_ids if len(claims) else set()
     if stray:
         problems.append(f"claims from papers that are not included: {sorted(stray)[:3]}")
