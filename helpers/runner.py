@@ -13,6 +13,7 @@ SIGINT (see `kernel_manager_class`).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -27,6 +28,8 @@ from .errors import RunError
 from .locks import build_lock
 from .manifest import code_version, corpus_fingerprints, llm_usage, package_versions, reviews_fingerprint
 from .params import Params, load_params
+
+log = logging.getLogger(__name__)
 
 NOTEBOOKS = ("01_retrieval", "02_claims", "03_scoring", "04_report")
 
@@ -99,6 +102,24 @@ def kernel_manager_class() -> type:
     return WorkbenchKernelManager
 
 
+KERNEL_START_ATTEMPTS = 3
+
+
+def execute(execute_notebook: Callable, *args, attempts: int = KERNEL_START_ATTEMPTS, **kwargs):
+    """papermill's `execute_notebook`, tried again when the kernel never came up. jupyter_client picks a
+    kernel's free ports and lets them go before the kernel binds them, so when several processes start kernels at
+    once (a batch's workers), one may find a port taken and die before answering ("Kernel didn't respond in 60
+    seconds"). No cell has run then, so starting afresh is safe; an error in a cell is never retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return execute_notebook(*args, **kwargs)
+        except RuntimeError as exc:
+            if "Kernel didn't respond" not in str(exc) or attempt == attempts:
+                raise
+            log.warning("the kernel did not start (%s); starting another (attempt %d of %d)", exc, attempt + 1,
+                        attempts)
+
+
 def _execution_error(exc: Exception, notebook: str) -> RunError:
     cell = getattr(exc, "exec_count", None)
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
@@ -138,10 +159,10 @@ def _run_notebooks(params_path: Path, params: Params, out_root: Path, target: Pa
             t0 = time.time()
             executed = staging / f"{name}.ipynb"
             try:
-                pm.execute_notebook(str(config.notebooks_dir() / f"{name}.ipynb"), str(executed),
-                                    parameters=nb_params, kernel_name=kernel, progress_bar=progress,
-                                    cwd=str(config.notebooks_dir()), log_output=False,
-                                    kernel_manager_class=kernel_manager_class())
+                execute(pm.execute_notebook, str(config.notebooks_dir() / f"{name}.ipynb"), str(executed),
+                        parameters=nb_params, kernel_name=kernel, progress_bar=progress,
+                        cwd=str(config.notebooks_dir()), log_output=False,
+                        kernel_manager_class=kernel_manager_class())
             except pm.PapermillExecutionError as exc:
                 raise _execution_error(exc, name) from None
             render_html(executed, staging / f"{name}.html", params.question)

@@ -137,3 +137,37 @@ def test_kernel_is_not_interrupted_on_shutdown_but_still_on_a_timeout(monkeypatc
     km.shutting_down = True
     asyncio.run(km._async_interrupt_kernel())  # what shutdown_kernel sends before its shutdown request
     assert sent == [False]
+
+
+def test_a_kernel_that_never_came_up_is_started_again_but_a_failing_cell_is_not():
+    """The port race of kernels started at once (a batch's workers): the kernel dies binding a taken port and
+    papermill raises "Kernel didn't respond"; nothing ran, so the notebook is started afresh, at most 3 times."""
+    import papermill as pm
+
+    calls = []
+
+    def flaky(path, out, **kw):
+        calls.append(path)
+        if len(calls) < 3:
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+        return "executed"
+
+    assert runner.execute(flaky, "01.ipynb", "out.ipynb", kernel_name="python3") == "executed" and len(calls) == 3
+    calls.clear()
+
+    def dead(path, out, **kw):
+        calls.append(path)
+        raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    with pytest.raises(RuntimeError, match="didn't respond"):
+        runner.execute(dead, "01.ipynb", "out.ipynb")
+    assert len(calls) == runner.KERNEL_START_ATTEMPTS
+    calls.clear()
+
+    def cell_fails(path, out, **kw):
+        calls.append(path)
+        raise pm.PapermillExecutionError(3, 3, "ValueError: bad", "ValueError", "bad", [])
+
+    with pytest.raises(pm.PapermillExecutionError):
+        runner.execute(cell_fails, "01.ipynb", "out.ipynb")
+    assert len(calls) == 1  # a cell's error is the notebook's result, never retried
