@@ -103,18 +103,20 @@ def kernel_manager_class() -> type:
 
 
 KERNEL_START_ATTEMPTS = 3
+# papermill's and jupyter_client's words for a kernel that never came up (it died binding a port, or never answered)
+KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")
 
 
 def execute(execute_notebook: Callable, *args, attempts: int = KERNEL_START_ATTEMPTS, **kwargs):
     """papermill's `execute_notebook`, tried again when the kernel never came up. jupyter_client picks a
     kernel's free ports and lets them go before the kernel binds them, so when several processes start kernels at
     once (a batch's workers), one may find a port taken and die before answering ("Kernel didn't respond in 60
-    seconds"). No cell has run then, so starting afresh is safe; an error in a cell is never retried."""
+    seconds", "Kernel died before replying to kernel_info"). No cell has run then, so starting afresh is safe; an error in a cell is never retried."""
     for attempt in range(1, attempts + 1):
         try:
             return execute_notebook(*args, **kwargs)
         except RuntimeError as exc:
-            if "Kernel didn't respond" not in str(exc) or attempt == attempts:
+            if not any(m in str(exc) for m in KERNEL_NEVER_STARTED) or attempt == attempts:
                 raise
             log.warning("the kernel did not start (%s); starting another (attempt %d of %d)", exc, attempt + 1,
                         attempts)
