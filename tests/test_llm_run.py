@@ -16,8 +16,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from helpers import config, runner
-from helpers.llm.read import squash
 from helpers.outputs import load_papers
+from helpers.text import one_line
 from tests.fake_llm import FABRICATED, UNSUPPORTED, FakeLLM, serve
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fixture.yaml"
@@ -119,7 +119,7 @@ def test_the_real_local_model_end_to_end(local_server, tmp_path, monkeypatch):
     result = runner.run(pfile, out_root=tmp_path / "out")
     rec = json.loads((result.out_dir / "llm_answer.json").read_text())
     included, _, _ = load_papers(result.out_dir)
-    abstracts = {p.id: squash(p.abstract) for p in included}
+    abstracts = {p.id: one_line(p.abstract) for p in included}
     assert rec["counts"]["papers_read"] >= 1, rec["faults"]
     for r in rec["readings"]:
         assert all(q in abstracts[r["paper_id"]] for q in r["quotes"])

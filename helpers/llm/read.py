@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from rapidfuzz import fuzz
 
 from ..records import Paper
+from ..text import one_line
 from .client import LLMClient, LLMError
 
 QUOTE_MIN_CHARS = 20  # shorter is a phrase, not a supporting statement
@@ -50,15 +51,10 @@ class Reading:
         return asdict(self)
 
 
-def squash(text: str) -> str:
-    """Whitespace-normalised text: every run of whitespace one space, stripped."""
-    return " ".join(text.split())
-
-
 def match_quote(quote: str, abstract: str) -> tuple[str | None, str]:
     """(the abstract's own words for `quote`, "") when the quote is in the abstract exactly or at similarity >= 95
     (whitespace-normalised); else (None, the reason)."""
-    q, a = squash(quote).strip(" \"'“”"), squash(abstract)
+    q, a = one_line(quote).strip(" \"'“”"), one_line(abstract)
     if len(q) < QUOTE_MIN_CHARS:
         return None, f"shorter than {QUOTE_MIN_CHARS} characters"
     if q in a:
@@ -95,8 +91,8 @@ def check_quotes(quotes: list, abstract: str) -> tuple[list[str], list[dict]]:
 def read_paper(client: LLMClient, question: str, paper: Paper, ref: int) -> Reading:
     """The model's reading of one abstract, its quotes checked; a fault is recorded on the reading."""
     messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": PROMPT.format(question=question, ref=ref, title=squash(paper.title),
-                                                          abstract=squash(paper.abstract))}]
+                {"role": "user", "content": PROMPT.format(question=question, ref=ref, title=one_line(paper.title),
+                                                          abstract=one_line(paper.abstract))}]
     out = Reading(paper.id, ref)
     try:
         data = client.chat_json(messages, READ_SCHEMA, MAX_TOKENS)
@@ -104,7 +100,7 @@ def read_paper(client: LLMClient, question: str, paper: Paper, ref: int) -> Read
         out.status, out.fault = "failed", {"kind": exc.kind, "message": exc.message}
         return out
     quotes = data.get("quotes") if isinstance(data.get("quotes"), list) else []
-    out.summary = squash(data["summary"]) if isinstance(data.get("summary"), str) else ""
+    out.summary = one_line(data["summary"]) if isinstance(data.get("summary"), str) else ""
     out.quotes, out.dropped = check_quotes(quotes, paper.abstract)
     return out
 
