@@ -328,6 +328,12 @@ def _phrases(text: str) -> list[list[str]]:
     return [r for r in runs if r and r[-1] != "per"]
 
 
+def _concept(w: str) -> bool:
+    """A word that names a concept the workbench knows (it has a synonym group; for a hyphenated word, its last
+    part: "mixture-of-experts")."""
+    return any(stem(x) in SYNONYMS or x in SYNONYMS for x in {w, w.split("-")[-1]} if x)
+
+
 def concept_keywords(phrase: list[str], df: TermStats | None = None,
                      acronym: Callable[[str], str | None] | None = None) -> tuple[list[str], bool]:
     """(keywords, is_background) for one phrase: the phrase itself, its most specific word (by corpus document
@@ -341,6 +347,12 @@ def concept_keywords(phrase: list[str], df: TermStats | None = None,
     if df and head != anchor and share[head] <= 2 * share[anchor]:
         anchor = head
     background = all(share[w] > BACKGROUND_DF for w in informative)
+    if anchor == head and len(specific) > 1 and not _concept(head) \
+            and any(_concept(w) for w in specific[:-1]):
+        # "sparse expert routing" is routing among experts: a modifier that names a known concept says what the
+        # phrase is about, and the bare head ("routing") would take in its other senses (routing between models,
+        # network routing); the modifier's concept stands in for it
+        anchor = next(w for w in specific[:-1] if _concept(w))
     keys = [text]
     if len(phrase) == 2 and phrase[0].isdigit():  # "4 bits" -> also "4-bit"
         keys.append(f"{phrase[0]}-{phrase[1].rstrip('s')}")

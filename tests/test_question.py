@@ -73,6 +73,21 @@ def test_facets_use_corpus_specificity_and_drop_background():
     assert found[1][1] == "mathematical"  # the most specific word of the phrase comes first
 
 
+def test_a_head_qualified_by_a_known_concept_is_not_a_keyword_alone():
+    # "routing" is rarer than "expert" in the corpus, but "sparse expert routing" is routing among experts:
+    # "routing" alone would take in routing between models or in networks
+    share = {"sparse": 0.02, "expert": 0.03, "routing": 0.01, "throughput": 0.02}.get
+    found, _ = facets("Does sparse expert routing improve throughput?", df=lambda w: share(w, 0.05))
+    assert found[0][0] == "sparse expert routing"
+    assert "routing" not in found[0] and "mixture-of-experts" in found[0] and "moe" in found[0]
+    # a head that names a concept itself keeps its own reading ("position bias" is about bias)
+    found, _ = facets("Is there position bias?", df=lambda w: {"position": 0.01, "bias": 0.02}.get(w, 0.05))
+    assert found[0][:2] == ["position bias", "bias"]
+    # without such a modifier the most specific word still stands alone
+    found, _ = facets("Does adaptive routing help?", df=lambda w: {"routing": 0.01}.get(w, 0.05))
+    assert found[0][:2] == ["adaptive routing", "routing"]
+
+
 def test_merge_facets_joins_a_phrase_already_named():
     merged = merge_facets([["inference throughput", "throughput", "tokens per second"], ["tokens per second", "second"]])
     assert merged == [["inference throughput", "throughput", "tokens per second", "second"]]
