@@ -286,6 +286,8 @@ def eval_verify(
 def eval_stance(
     pubmedqa: Path = typer.Option(..., "--pubmedqa", help="PubMedQA-format JSON (pmid -> QUESTION, CONTEXTS, final_decision)"),
     out: Path = typer.Option(..., "--out", help="where to write one prediction per item (JSONL)"),
+    llm: bool = typer.Option(False, "--llm", help="add the LLM's answer probabilities (the endpoint in "
+                                                  "WORKBENCH_LLM_URL; needs a stance head fitted for its model)"),
 ) -> None:
     """The stance model on PubMedQA items: accuracy, macro-F1 and ECE beside the majority class."""
     from .errors import WorkbenchError
@@ -294,7 +296,22 @@ def eval_stance(
     if not pubmedqa.exists():
         _fail(FileNotFoundError(f"{pubmedqa}: file not found"))
     try:
-        rows = evaluate(pubmedqa, out)
+        model = None
+        if llm:
+            from .llm import stance as llm_stance
+            from .llm.settings import resolve
+            from .verification.verifier import NliVerifier
+
+            settings = resolve(None)
+            if settings is None:
+                _fail(ValueError("--llm: no endpoint (set WORKBENCH_LLM_URL, e.g. to `workbench llm serve`'s)"))
+            model, note = llm_stance.stance_model(settings, NliVerifier())
+            if model is None:
+                _fail(ValueError(f"--llm: {note}"))
+        rows = evaluate(pubmedqa, out, model)
+        if model is not None and model.faults:
+            _fail(ValueError(f"--llm: the LLM failed ({model.faults[0]['kind']}: {model.faults[0]['message']}); "
+                             f"{len(load_pubmedqa(pubmedqa)) - model.read_by_llm} items were read without it"))
     except (WorkbenchError, KeyError, ValueError) as exc:
         _fail(exc)
     typer.echo(report(rows, len(load_pubmedqa(pubmedqa))) if rows else "no gold labels: predictions only")

@@ -21,6 +21,23 @@ def completion(content: str, prompt_tokens: int = 100, completion_tokens: int = 
                       "total_tokens": prompt_tokens + completion_tokens}}
 
 
+def with_logprobs(body: dict, top: list[tuple[str, float]]) -> dict:
+    """A one-token completion whose first token carries `top` as its top log-probabilities."""
+    out = completion(top[0][0], completion_tokens=1)
+    out["choices"][0]["logprobs"] = {"content": [{
+        "token": top[0][0], "logprob": top[0][1], "bytes": None,
+        "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top[:body.get("top_logprobs", 20)]]}]}
+    return out
+
+
+def stance_top(user: str) -> list[tuple[str, float]]:
+    """The fake's answer to the stance prompt: "no" when the abstract says a thing did not help, else "yes"."""
+    abstract = user.split("Abstract:\n", 1)[1].split("\n\nQuestion:", 1)[0].lower()
+    negative = any(w in abstract for w in ("did not", "no significant", "not improve", "no speed-up"))
+    first, second = ("no", "yes") if negative else ("yes", "no")
+    return [(first, -0.1), (first.capitalize(), -2.5), ("maybe", -3.0), (second, -4.0), (" " + first, -6.0)]
+
+
 class FakeLLM:
     """Request handler; `mode` picks the behaviour ("good", "bad_json", "hang", "error", "context").
     `requests` keeps every request body and its Authorization header."""
@@ -58,6 +75,10 @@ class FakeLLM:
             return Response(json.dumps({"error": {"message": "Requested tokens exceed context window of 4096"}}),
                             status=400, content_type="application/json")
         user = body["messages"][-1]["content"]
+        if body.get("logprobs"):
+            if self.mode == "no_logprobs":
+                return Response(json.dumps(completion("yes", completion_tokens=1)), content_type="application/json")
+            return Response(json.dumps(with_logprobs(body, stance_top(user))), content_type="application/json")
         content = "{not json" if self.mode == "bad_json" else json.dumps(self.reply(user))
         return Response(json.dumps(completion(content)), content_type="application/json")
 

@@ -129,3 +129,31 @@ def test_the_real_local_model_end_to_end(local_server, tmp_path, monkeypatch):
     assert ("## Answer by qwen2.5-coder-1.5b-instruct" in report) == (rec["counts"]["sentences_kept"] +
                                                                       rec["counts"]["sentences_removed"] > 0)
     assert json.loads((result.out_dir / "manifest.json").read_text())["llm"]["tokens_out"] > 0
+    stance = json.loads((result.out_dir / "llm_stance.json").read_text())  # the shipped head is for this model
+    assert stance["faults"] == [] and "qwen2.5-coder-1.5b-instruct's answer probabilities" in stance["reader"]
+    read = json.loads((result.out_dir / "stance.json").read_text())
+    methods = {s["method"] for by in read.values() for s in by.values() if s["label"] != "not addressed"}
+    assert stance["papers_read"] == sum(m.startswith("stance-verifier+llm-lr") for by in read.values()
+                                        for s in by.values() for m in [s["method"]])
+    assert all(m.startswith(("stance-verifier+llm-lr", "stance-verifier-lr")) for m in methods)
+
+
+@pytest.mark.slow
+def test_the_real_server_gives_the_answer_probabilities_the_stance_head_was_fitted_on(local_server, tmp_path):
+    """The stance head was fitted on answer probabilities computed in-process (training.stance.llm_features
+    --gguf); the run asks the llama.cpp server. Both must read the same numbers off the same prompt."""
+    from helpers.llm import stance as llm_stance
+    from helpers.llm.client import LLMClient
+    from helpers.llm.serve import model_path
+    from helpers.llm.settings import DEFAULT_MODEL, LLMSettings
+    from training.stance.llm_features import InProcess
+
+    sentences = ["We compared a draft-model decoder with standard decoding on three benchmarks.",
+                 "Speculative decoding did not reduce latency at batch size 32, and throughput fell by 8%."]
+    msgs = llm_stance.messages("Does speculative decoding speed up inference at large batch sizes?", sentences)
+    client = LLMClient(LLMSettings(url=local_server, model=DEFAULT_MODEL, temperature=0.0, seed=0, timeout=300.0,
+                                   max_papers=4, context=4096, source="environment"), cache_root=tmp_path)
+    served = llm_stance.answer_logprobs(client.first_token_logprobs(msgs, llm_stance.TOP))
+    local = llm_stance.answer_logprobs(InProcess(model_path()).top(msgs))
+    assert max(abs(served[a] - local[a]) for a in served) < 0.1, (served, local)
+    assert max(served.values()) > -3  # one of the three answers is among the likely first tokens

@@ -41,7 +41,8 @@ def scores(gold: list[str], pred: list[str], conf: list[float]) -> dict[str, flo
 
 
 def evaluate(path: Path, out: Path, model=None) -> list[dict]:
-    """Predict every item, write the predictions, and return the table rows (model, then majority class)."""
+    """Predict every item, write the predictions, and return the table rows (model, the verifier's head alone
+    when the model reads more than that, then the majority class)."""
     from ..verification.stance import StanceModel
 
     items = load_pubmedqa(path)
@@ -57,6 +58,10 @@ def evaluate(path: Path, out: Path, model=None) -> list[dict]:
         pred, conf = [a for a, _, _ in answers], [c for _, c, _ in answers]
         rows.append({"method": getattr(model, "name", "stance"), **scores(gold, pred, conf),
                      "items_per_s": len(items) / seconds if seconds else float("nan")})
+        base = getattr(model, "base_probs", None)
+        if base is not None:
+            rows.append({"method": "verifier's head alone", **scores(gold, [ANSWERS[i] for i in base.argmax(1)],
+                                                                     list(base.max(1))), "items_per_s": float("nan")})
         majority, n = Counter(gold).most_common(1)[0]
         rows.append({"method": f"majority class ({majority})",
                      **scores(gold, [majority] * len(gold), [n / len(gold)] * len(gold)), "items_per_s": float("nan")})
@@ -64,9 +69,10 @@ def evaluate(path: Path, out: Path, model=None) -> list[dict]:
 
 
 def report(rows: list[dict], n: int) -> str:
+    width = max([26] + [len(r["method"]) + 2 for r in rows])
     lines = [f"{n} items, reasoning-required (question + contexts; LONG_ANSWER never read)",
-             f"{'method':<26}{'accuracy':>10}{'macro-F1':>10}{'ECE':>8}{'items/s':>9}"]
+             f"{'method':<{width}}{'accuracy':>10}{'macro-F1':>10}{'ECE':>8}{'items/s':>9}"]
     for r in rows:
         ips = "" if np.isnan(r["items_per_s"]) else f"{r['items_per_s']:.1f}"
-        lines.append(f"{r['method']:<26}{r['accuracy']:>10.3f}{r['macro_f1']:>10.3f}{r['ece']:>8.3f}{ips:>9}")
+        lines.append(f"{r['method']:<{width}}{r['accuracy']:>10.3f}{r['macro_f1']:>10.3f}{r['ece']:>8.3f}{ips:>9}")
     return "\n".join(lines)

@@ -93,26 +93,34 @@ class LLMClient:
 
     def chat(self, messages: list[dict], schema: dict | None = None, max_tokens: int = 400) -> str:
         """The model's reply to `messages` (from the cache when this exact request was answered before)."""
-        req = self.request(messages, schema, max_tokens)
+        return self._cached(self.request(messages, schema, max_tokens), messages)["content"]
+
+    def first_token_logprobs(self, messages: list[dict], top: int = 20) -> list[tuple[str, float]]:
+        """The `top` most likely first tokens of the reply with their log-probabilities (temperature and seed as
+        set; one token generated). What a classifier reads from the model: P("yes") against P("no")."""
+        req = {**self.request(messages, None, 1), "logprobs": True, "top_logprobs": top}
+        return [(t, float(lp)) for t, lp in self._cached(req, messages)["top_logprobs"]]
+
+    def _cached(self, req: dict, messages: list[dict]) -> dict:
         path = self.cache_path(req)
         if path.exists():
             try:
                 cached = json.loads(path.read_text(encoding="utf-8"))
                 self.usage.cache_hits += 1
-                return cached["response"]["content"]
+                return cached["response"]
             except (OSError, ValueError, KeyError):
                 pass  # a damaged entry is asked again and rewritten
         if self.broken is not None:
             raise self.broken
-        if estimate_tokens(messages) + max_tokens > self.settings.context:
-            raise LLMError("context", f"the request needs about {estimate_tokens(messages) + max_tokens} tokens; "
-                                      f"the model's context holds {self.settings.context}")
-        content, usage = self._send(req)
-        write_text(path, json.dumps({"request": req, "response": {"content": content, "usage": usage}},
-                                    ensure_ascii=False, indent=1))
-        return content
+        if estimate_tokens(messages) + req["max_tokens"] > self.settings.context:
+            raise LLMError("context", f"the request needs about {estimate_tokens(messages) + req['max_tokens']} "
+                                      f"tokens; the model's context holds {self.settings.context}")
+        response = self._send(req)
+        write_text(path, json.dumps({"request": req, "response": response}, ensure_ascii=False, indent=1))
+        return response
 
-    def _send(self, req: dict) -> tuple[str, dict]:
+    def _send(self, req: dict) -> dict:
+        """{content, usage[, top_logprobs]} of one request sent to the endpoint."""
         import openai
 
         kwargs = {k: v for k, v in req.items() if k not in ("endpoint",)}
@@ -147,7 +155,15 @@ class LLMClient:
                  "finish_reason": getattr(choice, "finish_reason", None)}
         self.usage.tokens_in += usage["prompt_tokens"]
         self.usage.tokens_out += usage["completion_tokens"]
-        return content, usage
+        out = {"content": content, "usage": usage}
+        if req.get("logprobs"):
+            try:
+                first = choice.logprobs.content[0]
+                out["top_logprobs"] = [[t.token, float(t.logprob)] for t in first.top_logprobs]
+            except (AttributeError, IndexError, TypeError):
+                raise LLMError("bad_json", "the server's reply holds no log-probabilities (does it support "
+                                           "`logprobs`?)") from None
+        return out
 
     def chat_json(self, messages: list[dict], schema: dict, max_tokens: int = 400) -> dict:
         """The reply parsed as a JSON object (`LLMError` ``bad_json`` when it is not one)."""

@@ -14,9 +14,9 @@ def _who(rec: dict) -> str:
     return f"{rec['model']} at {rec['settings']['url']}"
 
 
-def limitations(plan: dict | None, llm: dict | None) -> list[str]:
+def limitations(plan: dict | None, llm: dict | None, stance: dict | None = None) -> list[str]:
     """The LLM reader's limitation lines (none when it was off or everything passed)."""
-    recs = [r for r in (plan, llm) if r]
+    recs = [r for r in (plan, stance, llm) if r]
     if not recs:
         return []
     faults = [f for r in recs for f in r.get("faults", [])]
@@ -24,7 +24,7 @@ def limitations(plan: dict | None, llm: dict | None) -> list[str]:
     out = []
     if fatal:
         f = fatal[0]
-        parts = {"plan": "the plan", "read": "reading", "answer": "the LLM answer"}
+        parts = {"plan": "the plan", "stance": "the stance reading", "read": "reading", "answer": "the LLM answer"}
         skipped = sorted({parts[x["stage"]] for x in fatal}, key=list(parts.values()).index)
         out.append(f"The LLM reader ({_who(recs[0])}) failed: {f['message']}; {' and '.join(skipped)} "
                    f"{'was' if len(skipped) == 1 else 'were'} skipped for that, and the extractive answer stands "
@@ -38,7 +38,8 @@ def limitations(plan: dict | None, llm: dict | None) -> list[str]:
         papers = sum(f["stage"] == "read" for f in fs)
         rest = [f["stage"] for f in fs if f["stage"] != "read"]
         what = ([f"{papers} of {n_read} papers' readings"] if papers else []) + \
-            [{"plan": "the plan", "answer": "the answer to a sub-question"}[s] for s in rest]
+            [{"plan": "the plan", "answer": "the answer to a sub-question", "stance": "the stance reading"}[s]
+             for s in rest]
         out.append(f"The LLM reader got {KIND_WORDS.get(kind, kind)} for {', '.join(what)}; "
                    f"{'that part was' if len(fs) == 1 else 'those parts were'} skipped.")
     if llm and llm.get("counts"):

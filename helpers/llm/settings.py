@@ -69,11 +69,12 @@ def _from_env(env: Mapping[str, str]) -> dict:
     return values
 
 
-def resolve(params: Params, env: Mapping[str, str] | None = None) -> LLMSettings | None:
+def resolve(params: Params | None, env: Mapping[str, str] | None = None) -> LLMSettings | None:
     """The run's LLM settings, or None when the reader is off. Per field: params, then environment, then default;
-    an invalid environment value is a one-line `ParamsError` naming the variable."""
+    an invalid environment value is a one-line `ParamsError` naming the variable. Without params (a tool outside
+    a run), the environment alone."""
     env = os.environ if env is None else env
-    spec = params.llm
+    spec = params.llm if params is not None else None
     if spec is not None and not spec.enabled:
         return None
     if spec is None and not env.get("WORKBENCH_LLM_URL", "").strip():
@@ -86,6 +87,6 @@ def resolve(params: Params, env: Mapping[str, str] | None = None) -> LLMSettings
     return LLMSettings(
         url=merged.url or DEFAULT_URL, model=merged.model or DEFAULT_MODEL,
         temperature=merged.temperature if merged.temperature is not None else 0.0,
-        seed=merged.seed if merged.seed is not None else params.seed,
+        seed=merged.seed if merged.seed is not None else (params.seed if params is not None else 0),
         timeout=merged.timeout or DEFAULT_TIMEOUT, max_papers=merged.max_papers, context=merged.context,
         source=source, plan_uses=tuple(merged.plan_uses))

@@ -91,8 +91,8 @@ def methods_lines(ctx: dict) -> list[str]:
          f"evidence ranker (bi-encoder similarity, the verifier's relevance model, facet coverage, finding cues); up to "
          f"{prm['claims_per_paper']} sentences per paper that address a sub-question become claims, copied whole. "
          "Each paper's stance on each yes/no sub-question comes from the stance model (yes / no / mixed / not "
-         f"addressed, calibrated); a verdict needs {prm['min_stance_papers']} papers with a stance. Numbers with a unit "
-         "and a metric in the evidence sentences are kept in findings.csv.", "",
+         f"addressed, calibrated; read by {e(ctx['stance_reader'])}); a verdict needs {prm['min_stance_papers']} papers "
+         "with a stance. Numbers with a unit and a metric in the evidence sentences are kept in findings.csv.", "",
          *llm_section.methods_lines(ctx),
          f"**Verification:** {e(ctx['verification']['how'])}", "",
          f"**Scoring:** {rv['scale']}.", ""]

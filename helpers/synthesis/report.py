@@ -84,7 +84,7 @@ def _limitations(ctx: dict) -> list[str]:
                    + ("undefined (too few claims)." if alpha is None else f"low (Krippendorff's alpha = {alpha:.2f}), so the overall score is uncertain."))
     out.append(f"Claims are single sentences from abstracts only (full texts were not read); verification used the "
                f"'{ctx['verification']['verifier']}' verifier over abstracts.")
-    out += llm_notes.limitations(ctx.get("plan"), ctx.get("llm"))
+    out += llm_notes.limitations(ctx.get("plan"), ctx.get("llm"), ctx.get("llm_stance"))
     if ctx["human"]["claims_reviewed"] == 0:
         out.append("No person has reviewed the claims yet: every label is the machine's.")
     return out
@@ -127,6 +127,9 @@ def build_context(params: Params, out_dir: Path) -> dict:
         "preprint_share": (sum(1 for p in included if p.type == "preprint") / len(included)) if included else 0.0,
         "n_screened_records": len(papers_csv), "retrieval": retrieval_statements(search),
         "plan": load_json(out_dir, "plan.json"), "llm": load_json(out_dir, "llm_answer.json"),
+        "llm_stance": load_json(out_dir, "llm_stance.json"),
+        "stance_reader": (load_json(out_dir, "llm_stance.json") or {}).get("reader")
+        or "the verifier's stance head",
     }
 
 

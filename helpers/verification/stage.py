@@ -119,14 +119,17 @@ def table(checks: list[ClaimCheck]) -> pd.DataFrame:
     return pd.DataFrame([c.row() for c in checks], columns=cols)
 
 
-def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None) -> pd.DataFrame:
+def claims_stage(params: Params, out_dir: Path, verifier: Verifier | None = None,
+                 stance_model=None) -> pd.DataFrame:
     """Read the included papers for each sub-question (evidence, stances, quantities), take the sentences that
-    answer as claims, verify each, apply reviews; write claims.csv/jsonl and the reading's files."""
+    answer as claims, verify each, apply reviews; write claims.csv/jsonl and the reading's files. `stance_model`
+    reads the stances (default: the verifier's stance head)."""
     out_dir = Path(out_dir)
     included, all_papers, _ = load_papers(out_dir)
     verifier = verifier or load_verifier()
     analysis = load_analysis(out_dir)
-    found = reading.read(analysis, included, verifier, stance_threshold=params.stance_threshold)
+    found = reading.read(analysis, included, verifier, stance_model=stance_model,
+                         stance_threshold=params.stance_threshold)
     reading.save(found, out_dir)
     extracted = select(found.evidence, included, analysis.sub_questions, params.claims_per_paper)
     by_id = {p.id: p for p in all_papers}

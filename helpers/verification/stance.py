@@ -92,17 +92,18 @@ class StanceHead:
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> StanceHead:
+    def load(cls, path: Path, features: Sequence[str] = FEATURES) -> StanceHead:
+        """The head at `path`, fitted on `features` (`ModelError` naming the file otherwise)."""
         if not path.exists():
             raise ModelError(f"{path}: stance model missing (fit it: python -m training.stance.fit)")
         try:
             head = cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{path}: unreadable stance model: {exc}") from exc
-        if list(head.features) != list(FEATURES):
-            raise ModelError(f"{path}: features: fitted on {head.features}, the code reads {list(FEATURES)}")
-        if np.asarray(head.weights).shape != (3, len(FEATURES)) or len(head.intercept) != 3 or head.temperature <= 0:
-            raise ModelError(f"{path}: expected 3 x {len(FEATURES)} weights, 3 intercepts and a positive temperature")
+        if list(head.features) != list(features):
+            raise ModelError(f"{path}: features: fitted on {head.features}, the code reads {list(features)}")
+        if np.asarray(head.weights).shape != (3, len(features)) or len(head.intercept) != 3 or head.temperature <= 0:
+            raise ModelError(f"{path}: expected 3 x {len(features)} weights, 3 intercepts and a positive temperature")
         return head
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
