@@ -298,6 +298,8 @@ def eval_stance(
     try:
         model = None
         if llm:
+            from dataclasses import replace
+
             from .llm import stance as llm_stance
             from .llm.settings import resolve
             from .verification.verifier import NliVerifier
@@ -305,7 +307,7 @@ def eval_stance(
             settings = resolve(None)
             if settings is None:
                 _fail(ValueError("--llm: no endpoint (set WORKBENCH_LLM_URL, e.g. to `workbench llm serve`'s)"))
-            model, note = llm_stance.stance_model(settings, NliVerifier())
+            model, note = llm_stance.stance_model(replace(settings, stance=True), NliVerifier())
             if model is None:
                 _fail(ValueError(f"--llm: {note}"))
         rows = evaluate(pubmedqa, out, model)

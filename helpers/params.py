@@ -96,6 +96,10 @@ class LLMSpec(BaseModel):
                     "the included papers less on-topic (docs/benchmarks.md)")
     context: int = Field(4096, ge=512, le=1_000_000, description="tokens the model's context holds; a longer "
                                                                  "request is not sent")
+    stance: bool = Field(False, description="also read each addressing paper's yes/no stance with the model (a "
+                                            "head fitted on PubMedQA). Off by default: on arXiv abstracts the local "
+                                            "model answers 'no' where a paper does not test the question "
+                                            "(models/stance/MODEL_CARD.md)")
 
     @field_validator("url")
     @classmethod

@@ -162,6 +162,24 @@ def test_a_sentence_restating_the_question_is_not_grounded_in_unrelated_quotes(v
                                                           quotes[8])
 
 
+def test_a_sentence_that_only_restates_the_question_is_removed_even_when_a_quote_scores_it(verifier):
+    """Seen with the local model on the bare seed question 2: the restated question, citing papers 1-8, passed the
+    verifier (0.75) and the word check against one quote from a paper on another kind of routing."""
+    question = ("Does integrating sparse expert routing in alignment-focused multimodal models improve inference "
+                "throughput?")
+    quotes = {6: ["Sparse expert routing in our multimodal model improves inference throughput by 12.3% under "
+                  "realistic deployment."]}
+    restated = "Integrating sparse expert routing in alignment-focused multimodal models improves inference throughput."
+    finding = "Sparse expert routing improved multimodal inference throughput by 12.3% under realistic deployment."
+    a, b = check_sentences([{"text": restated, "cites": [6]}, {"text": finding, "cites": [6]}], {6}, quotes,
+                           verifier, 0.6, question)
+    assert not a.kept and a.reason.startswith("it only restates the question")
+    assert b.kept and b.supported_by == [6]  # the same quote's finding, with what it adds, stays
+    # without the question (the earlier call form) the restatement is judged on its quotes alone
+    (c,) = check_sentences([{"text": restated, "cites": [6]}], {6}, quotes, verifier, 0.6)
+    assert c.reason == "" or not c.reason.startswith("it only restates")
+
+
 # -- the client: cache, key, faults ------------------------------------------------------------------------------
 
 MESSAGES = [{"role": "user", "content": "Research question: Does X help Y?\nPlan as JSON: ..."}]

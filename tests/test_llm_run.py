@@ -113,7 +113,7 @@ def test_the_real_local_model_end_to_end(local_server, tmp_path, monkeypatch):
     included papers, every kept quote is in its abstract, the report shows the answer beside the extractive one."""
     monkeypatch.setenv("WORKBENCH_LLM_URL", local_server)
     params = yaml.safe_load(FIXTURE.read_text())
-    params["llm"] = {"max_papers": 3}  # a short read keeps CI's slow test near a minute
+    params["llm"] = {"max_papers": 3, "stance": True}  # a short read keeps CI's slow test near a minute
     pfile = tmp_path / "q.yaml"
     pfile.write_text(yaml.safe_dump(params))
     result = runner.run(pfile, out_root=tmp_path / "out")

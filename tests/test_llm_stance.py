@@ -26,9 +26,9 @@ NO = Paper(id="p:no", title="Slow", abstract="We test a draft model. Speculative
                                              "on our hardware.")
 
 
-def settings(url: str, model: str = "fake-model") -> LLMSettings:
+def settings(url: str, model: str = "fake-model", stance: bool = True) -> LLMSettings:
     return LLMSettings(url=url, model=model, temperature=0.0, seed=13, timeout=5.0, max_papers=4, context=4096,
-                       source="params")
+                       source="params", stance=stance)
 
 
 def head(model: str = "fake-model") -> StanceHead:
@@ -72,6 +72,8 @@ def test_the_head_is_used_only_for_the_model_it_was_fitted_for(tmp_path):
     model, note = llm_stance.stance_model(settings("http://127.0.0.1:9/v1", "another-model"), None, path)
     assert model is None and "another-model" in note and "no stance head is fitted" in note
     assert llm_stance.stance_model(None, None, path)[0] is None
+    model, note = llm_stance.stance_model(settings("http://127.0.0.1:9/v1", "qwen-x", stance=False), None, path)
+    assert model is None and "llm.stance is off" in note  # opt-in: the head exists, but the params did not ask
     # a head over other features is refused, naming the file
     path.write_text(json.dumps(StanceHead(np.zeros((3, len(FEATURES))).tolist(), [0, 0, 0], 1.0,
                                           list(FEATURES), meta={"llm_model": "qwen-x"}).__dict__))

@@ -43,6 +43,18 @@ def test_shipped_head_records_its_out_of_fold_figures():
     assert 0 <= m["shipped"]["ece"] <= 0.1
 
 
+def test_shipped_llm_head_is_for_the_local_model_and_beats_the_verifier_head_out_of_fold():
+    from helpers.llm.settings import DEFAULT_MODEL
+    from helpers.llm.stance import load_head
+
+    head = load_head(DEFAULT_MODEL)
+    assert head is not None and head.meta["llm_model"] == DEFAULT_MODEL
+    m = head.meta["out_of_fold"]  # nested: each fold's C and class weights chosen without it
+    assert m["shipped"]["accuracy"] > m["verifier_head"]["accuracy"] > m["majority"]["accuracy"]
+    assert m["shipped"]["macro_f1"] > m["verifier_head"]["macro_f1"]
+    assert 0 <= m["shipped"]["ece"] <= 0.1
+
+
 def test_stances_on_real_abstracts():
     yes = Paper(id="a", title="", abstract=(
         "We study whether post-training quantization harms reasoning. We evaluate 4-bit and 3-bit models on GSM8K "

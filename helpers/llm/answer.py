@@ -114,7 +114,7 @@ def llm_answer_stage(params: Params, out_dir: Path, settings: LLMSettings | None
                 continue
             t2 = time.monotonic()
             t_answer += t2 - t1
-            checked = check_sentences(raw, set(refs.values()), quotes, verifier, params.support_threshold)
+            checked = check_sentences(raw, set(refs.values()), quotes, verifier, params.support_threshold, sq.text)
             t_check += time.monotonic() - t2
             entry["sentences"] = [s.to_dict() for s in checked if s.kept]
             entry["unsupported"] = [s.to_dict() for s in checked if not s.kept]
@@ -122,7 +122,9 @@ def llm_answer_stage(params: Params, out_dir: Path, settings: LLMSettings | None
     rec["seconds"].update(answer=round(t_answer, 2), check=round(t_check, 2),
                           total=round(time.monotonic() - t0, 2))
     if not any(a["sentences"] for a in rec["answers"]):
-        rec["status"] = "failed" if rec["faults"] or not quotes else "no supported sentence"
+        # a paper that could not be read does not make the answer fail: it was written, and nothing survived
+        answered = quotes and not any(f["stage"] == "answer" for f in rec["faults"])
+        rec["status"] = "no supported sentence" if answered else "failed"
     elif rec["faults"]:
         rec["status"] = "partial"
     rec["counts"] = counts(rec)
@@ -140,6 +142,7 @@ def counts(rec: dict) -> dict:
             key = ("outside the included set" if "not an included paper" in s["reason"] else
                    "no citation" if s["reason"] == "cites no paper" else
                    "not grounded in the quotes' words" if s["reason"].startswith("its words") else
+                   "restates the question" if s["reason"].startswith("it only restates") else
                    "no supporting quote")
             removed[key] = removed.get(key, 0) + 1
     return {"papers": len(rd), "papers_read": sum(r["status"] == "ok" for r in rd),

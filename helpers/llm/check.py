@@ -4,7 +4,11 @@ outside the included set, or that no cited quote supports is removed, with the r
 
 The verifier reads topical closeness generously (a sentence restating the question as a finding passed it against
 quotes about a related method), so a supporting quote must also hold most of the sentence's content words
-(`MIN_GROUNDING`, by stem): a sentence whose words are mostly the model's own is not grounded in its quotes."""
+(`MIN_GROUNDING`, by stem): a sentence whose words are mostly the model's own is not grounded in its quotes.
+
+A sentence with no content word beyond the question's ("X improves Y." for "Does X improve Y?") states the verdict,
+not a finding; the workbench gives verdicts from the papers' stances (the meter), so such a sentence is removed
+whatever a quote scores against it."""
 
 from __future__ import annotations
 
@@ -59,10 +63,19 @@ def grounding(sentence: str, quotes: list[str]) -> float:
     return len(own & stems(" ".join(quotes))) / len(own) if own else 1.0
 
 
+def restates(sentence: str, question: str) -> bool:
+    """The sentence has content words and none beyond the question's (by stem; a stem that begins the other's
+    counts as the same word: "improv" for "improves", "improve" for "improve")."""
+    own, asked = stems(sentence), stems(question)
+    return bool(own) and all(any(w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w)))
+                                 for q in asked) for w in own)
+
+
 def check_sentences(raw: list[dict], included: set[int], quotes: dict[int, list[str]], verifier,
-                    threshold: float) -> list[Sentence]:
-    """Each raw sentence ({"text", "cites"}) checked: citations first, then the verifier against each cited
-    paper's quotes (the sentence stays, citing only the papers whose quotes support it)."""
+                    threshold: float, question: str = "") -> list[Sentence]:
+    """Each raw sentence ({"text", "cites"}) checked: citations first, then whether it only restates `question`,
+    then the verifier against each cited paper's quotes (the sentence stays, citing only the papers whose quotes
+    support it)."""
     out: list[Sentence] = []
     pending: list[tuple[Sentence, list[int]]] = []
     for item in raw:
@@ -75,6 +88,8 @@ def check_sentences(raw: list[dict], included: set[int], quotes: dict[int, list[
             s.reason = "cites no paper"
         elif outside := [c for c in cites if c not in included]:
             s.reason = f"cites {', '.join(f'[{c}]' for c in outside)}, not an included paper"
+        elif question and restates(text, question):
+            s.reason = "it only restates the question as its answer (the verdict comes from the papers' stances)"
         elif not (with_quotes := [c for c in cites if quotes.get(c)]):
             s.reason = "no verified quote from the cited paper(s) to check it against"
         else:

@@ -40,6 +40,7 @@ class LLMSettings:
     context: int
     source: str
     plan_uses: tuple[str, ...] = ("extra_queries",)  # "params", "environment" or "params and environment"
+    stance: bool = False  # the model's answer probabilities join the stance features (llm.stance)
 
     @property
     def endpoint(self) -> str:
@@ -89,4 +90,4 @@ def resolve(params: Params | None, env: Mapping[str, str] | None = None) -> LLMS
         temperature=merged.temperature if merged.temperature is not None else 0.0,
         seed=merged.seed if merged.seed is not None else (params.seed if params is not None else 0),
         timeout=merged.timeout or DEFAULT_TIMEOUT, max_papers=merged.max_papers, context=merged.context,
-        source=source, plan_uses=tuple(merged.plan_uses))
+        source=source, plan_uses=tuple(merged.plan_uses), stance=merged.stance)

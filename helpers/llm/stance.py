@@ -3,7 +3,10 @@ after the question and the abstract join the verifier's stance features, and a l
 PubMedQA-L reads all of them (`models/stance/stance-llm.json`; `python -m training.stance.llm_features`, then
 `python -m training.stance.fit --llm-features`).
 
-It is used when the LLM reader is on and the head was fitted for the configured model (its `meta.llm_model`).
+It is used when the LLM reader is on with `llm.stance: true` and the head was fitted for the configured model (its
+`meta.llm_model`). It is off by default: on arXiv abstracts the local 1.5B model answers "no" for papers that do
+not test the question at all (PubMedQA, where it was fitted, has only papers that do), which would turn "no
+verdict" into a false "no".
 Otherwise, or once the endpoint fails, the verifier's own head (`helpers.verification.stance`) reads the stance and
 the stage says why. The model is asked for one token only; its reply is never parsed, so it cannot put words in the
 report: the head turns three probabilities into a calibrated stance, as for the verifier's features.
@@ -123,6 +126,8 @@ def stance_model(settings: LLMSettings | None, verifier, path: Path | None = Non
     settings are `settings` (None: the LLM is off)."""
     if settings is None:
         return None, "the verifier's stance head (the LLM reader is off)"
+    if not settings.stance:
+        return None, "the verifier's stance head (llm.stance is off)"
     head = load_head(settings.model, path)
     if head is None:
         return None, (f"the verifier's stance head: no stance head is fitted for the LLM {settings.model!r} "
