@@ -26,3 +26,15 @@ def hostile_run(tmp_path_factory):
                      "min_relevance": 0.3}}, allow_unicode=False))
     result = runner.run(params_file, out_root=root / "outputs")
     return load_params(params_file), result.out_dir
+
+
+@pytest.fixture()
+def fake_server():
+    """A pytest-httpserver on 127.0.0.1 for the OpenAI-compatible fake (tests/fake_llm.py)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()

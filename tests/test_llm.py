@@ -9,7 +9,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from rapidfuzz import fuzz
 
 from helpers.errors import ParamsError
@@ -41,15 +40,6 @@ def settings(url: str, **kw) -> LLMSettings:
     values = {"url": url, "model": "fake-model", "temperature": 0.0, "seed": 13, "timeout": 5.0, "max_papers": 4,
               "context": 4096, "source": "params", **kw}
     return LLMSettings(**values)
-
-
-@pytest.fixture()
-def fake_server():
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 @pytest.fixture(scope="module")

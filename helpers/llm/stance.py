@@ -15,7 +15,6 @@ report: the head turns three probabilities into a calibrated stance, as for the 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,11 +161,3 @@ def record(out_dir: Path, params: Params, model: LLMStanceModel | None, note: st
         rec["usage"], rec["faults"] = model.client.summary(), list(model.faults)
     write_text(path, json.dumps(rec, indent=1, ensure_ascii=False))
     return rec
-
-
-def probability(lp: dict[str, float]) -> dict[str, float]:
-    """The model's own P(yes / no / maybe), renormalised over the three (for display and tests)."""
-    z = max(lp.values())
-    e = {a: math.exp(v - z) for a, v in lp.items()}
-    s = sum(e.values())
-    return {a: v / s for a, v in e.items()}
