@@ -121,3 +121,18 @@ def test_the_run_record_says_which_head_read(fake_server, base, tmp_path, monkey
     assert json.loads((tmp_path / "llm_stance.json").read_text()) == json.loads(json.dumps(rec))
     assert rec["papers_read"] == 1 and rec["faults"] == [] and rec["usage"]["requests"] == 1
     assert "127.0.0.1" in rec["settings"]["url"] and "api_key" not in json.dumps(rec)
+
+
+def test_a_server_an_earlier_stage_found_down_is_not_asked_again():
+    from helpers.llm.client import found_down
+
+    stance_rec = {"faults": [{"stage": "stance", "kind": "bad_json", "message": "no log-probabilities"},
+                             {"stage": "stance", "kind": "down", "message": "cannot reach it"}]}
+    assert found_down(None, {"faults": [stance_rec["faults"][0]]}) is None  # a malformed reply is not fatal
+    err = found_down(None, stance_rec)
+    assert err.kind == "down" and err.message == "cannot reach it"
+    client = LLMClient(settings("http://127.0.0.1:9/v1"))
+    client.broken = err
+    with pytest.raises(type(err), match="down: cannot reach it"):
+        client.first_token_logprobs([{"role": "user", "content": "Abstract:\nx\n\nQuestion: y?"}])
+    assert client.usage.requests == 0

@@ -12,7 +12,7 @@ from ..atomic import write_text
 from ..outputs import load_analysis, load_json, load_papers, reference_numbers
 from ..params import Params
 from .check import check_sentences
-from .client import FATAL, LLMClient, LLMError, estimate_tokens
+from .client import LLMClient, LLMError, estimate_tokens, found_down
 from .read import read_papers
 from .settings import LLMSettings, resolve
 
@@ -80,9 +80,7 @@ def llm_answer_stage(params: Params, out_dir: Path, settings: LLMSettings | None
     analysis = load_analysis(out_dir)
     rec: dict = {"status": "ok", "model": settings.model, "settings": settings.to_dict(), "readings": [],
                  "answers": [], "faults": [], "seconds": {}}
-    plan = load_json(out_dir, "plan.json")
-    if plan and any(f["kind"] in FATAL for f in plan.get("faults", [])):
-        client.broken = LLMError(plan["faults"][0]["kind"], plan["faults"][0]["message"])  # found down already
+    client.broken = client.broken or found_down(load_json(out_dir, "plan.json"), load_json(out_dir, "llm_stance.json"))
     t0 = time.monotonic()
     to_read = included[:settings.max_papers]
     readings = [r.to_dict() for r in read_papers(client, params.question, to_read, refs, progress)]

@@ -49,6 +49,16 @@ class Usage:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+def found_down(*records: dict | None) -> LLMError | None:
+    """The first fatal fault (server down, timeout) an earlier stage of the run recorded, as the error a client
+    set `broken` with raises at once: a server found down is not asked again in the same run."""
+    for rec in records:
+        for f in (rec or {}).get("faults", []):
+            if f["kind"] in FATAL:
+                return LLMError(f["kind"], f["message"])
+    return None
+
+
 def response_format(schema: dict) -> dict:
     """JSON constrained by `schema`, in the form llama.cpp's OpenAI-compatible server takes."""
     return {"type": "json_object", "schema": schema}

@@ -4,11 +4,10 @@ PubMedQA-L reads all of them (`models/stance/stance-llm.json`; `python -m traini
 `python -m training.stance.fit --llm-features`).
 
 It is used when the LLM reader is on with `llm.stance: true` and the head was fitted for the configured model (its
-`meta.llm_model`). It is off by default: on arXiv abstracts the local 1.5B model answers "no" for papers that do
-not test the question at all (PubMedQA, where it was fitted, has only papers that do), which would turn "no
-verdict" into a false "no".
-Otherwise, or once the endpoint fails, the verifier's own head (`helpers.verification.stance`) reads the stance and
-the stage says why. The model is asked for one token only; its reply is never parsed, so it cannot put words in the
+`meta.llm_model`); otherwise, and for a paper the endpoint fails on, the verifier's own head
+(`helpers.verification.stance`) reads the stance and `llm_stance.json` says why. It is off by default: on arXiv
+abstracts the local 1.5B model answers "no" for papers that do not test the question at all (PubMedQA, where it
+was fitted, has only papers that do), which would turn "no verdict" into a false "no". The model is asked for one token only; its reply is never parsed, so it cannot put words in the
 report: the head turns three probabilities into a calibrated stance, as for the verifier's features.
 """
 
@@ -27,7 +26,7 @@ from ..params import Params
 from ..records import Paper
 from ..text import one_line, paper_sentences
 from ..verification.stance import ANSWERS, FEATURES, READING, Stance, StanceHead, StanceModel
-from .client import FATAL, LLMClient, LLMError
+from .client import FATAL, LLMClient, LLMError, found_down
 from .settings import LLMSettings, resolve
 
 SYSTEM = "You are an expert researcher. Answer the question from the evidence in the abstract."
@@ -136,14 +135,11 @@ def stance_model(settings: LLMSettings | None, verifier, path: Path | None = Non
 
 
 def for_run(params: Params, out_dir: Path, verifier) -> tuple[LLMStanceModel | None, str]:
-    """The stance model of a run: the LLM one when the reader is on and a head is fitted for its model. A server
-    the plan already found down is not asked again."""
-    settings = resolve(params)
-    model, note = stance_model(settings, verifier)
-    plan = load_json(Path(out_dir), "plan.json")
-    if model is not None and plan and any(f["kind"] in FATAL for f in plan.get("faults", [])):
-        f = next(f for f in plan["faults"] if f["kind"] in FATAL)
-        model.client.broken = LLMError(f["kind"], f["message"])
+    """The stance model of a run: the LLM one when the reader is on, `llm.stance` is true and a head is fitted for
+    its model. A server the plan already found down is not asked again."""
+    model, note = stance_model(resolve(params), verifier)
+    if model is not None:
+        model.client.broken = found_down(load_json(Path(out_dir), "plan.json"))
     return model, note
 
 
