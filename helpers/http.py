@@ -47,6 +47,7 @@ from tenacity.stop import stop_base
 
 from .config import cache_dir
 from .errors import SourceError
+from .locks import build_lock
 
 log = logging.getLogger(__name__)
 
@@ -261,17 +262,21 @@ class HttpClient:
         self.root.mkdir(parents=True, exist_ok=True)
         # CachedSession only for its cache (keys, redaction, storage); network calls go through `self.net`
         # so that a body is stored only after it parsed.
-        self._cached = requests_cache.CachedSession(
-            str(self.root / "responses.sqlite"),
-            backend="sqlite",
-            ignored_parameters=list(SECRET_PARAMS),
-            match_headers=False,
-            allowable_codes=(200,),
-            # several processes (notebook kernels, batch workers) share this file: WAL lets readers go on while
-            # one writes, and a writer waits up to 30 s for another's write instead of failing at once
-            wal=True,
-            busy_timeout=30_000,
-        )
+        db = self.root / "responses.sqlite"
+        # opening switches the file to WAL, which needs it alone: two processes opening a new cache at once got
+        # "database is locked" (seen in CI); the switch is made one process at a time, and is kept in the file
+        with build_lock(db, timeout=60):
+            self._cached = requests_cache.CachedSession(
+                str(db),
+                backend="sqlite",
+                ignored_parameters=list(SECRET_PARAMS),
+                match_headers=False,
+                allowable_codes=(200,),
+                # several processes (notebook kernels, batch workers) share this file: WAL lets readers go on
+                # while one writes, and a writer waits up to 30 s for another's write instead of failing at once
+                wal=True,
+                busy_timeout=30_000,
+            )
         self.cache = self._cached.cache
         self.net = requests.Session()
         self.net.headers["User-Agent"] = USER_AGENT

@@ -775,6 +775,19 @@ def test_rate_limit_is_shared_across_processes(tmp_path):
     assert stamps[-1] - stamps[0] >= 1.4, stamps
 
 
+def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path):
+    """Seen in CI: two processes opening a fresh HTTP cache at once, one got "database is locked" while the file
+    was switched to WAL. Four at once, three times over, must all open it."""
+    code = "from helpers.http import HttpClient, HttpSettings; HttpClient(HttpSettings.from_env()); print('opened')"
+    for round_ in range(3):
+        env = {"WORKBENCH_CACHE_DIR": str(tmp_path / str(round_)),
+               "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin"}
+        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [p.communicate(timeout=60) for p in procs]
+        assert all(out.strip() == "opened" for out, _ in results), [err[-300:] for _, err in results]
+
+
 def test_unknown_source_name_becomes_a_failed_result(env):
     (r,) = search_all([("no_such_source", 5)], QUESTION, [QUERY])
     assert r.status == "failed" and "no_such_source" in r.error
