@@ -28,6 +28,7 @@ from sklearn.model_selection import cross_val_score
 
 from helpers import config
 from helpers.evaluation.stance import ANSWERS, load_pubmedqa
+from training.stance import fit
 from training.stance.data import fold_of
 
 
@@ -108,13 +109,6 @@ def polarity_features(items: list[dict], ei_dir: Path) -> np.ndarray:
     return np.array(out)
 
 
-def dense_lr(X: np.ndarray, y: np.ndarray, C: float):
-    def make(tr, te):
-        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-9
-        return LogisticRegression(C=C, max_iter=3000).fit((X[tr] - mu) / sd, y[tr]).predict_log_proba((X[te] - mu) / sd)
-    return make
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pubmedqa", type=Path, required=True)
@@ -141,7 +135,7 @@ def main() -> None:
     q = [it["question"] for it in items]
     print(f"PubMedQA-L, {len(y)} items, 5 folds by pmid; every figure out of fold")
     report("majority class", np.tile(np.bincount(y, minlength=3) / len(y), (len(y), 1)), y)
-    report("17 verifier features (the shipped head, C = 0.1)", oof(dense_lr(X17, y, 0.1), y, folds), y)
+    report("17 verifier features (the shipped head, C = 0.1)", fit.oof(X17, y, folds, 0.1), y)
     for name, texts in (("contexts", full), ("results sections", res), ("question", q)):
         for C in (1, 10):
             report(f"TF-IDF of the {name}, C = {C}", oof(tfidf(texts, y, C), y, folds), y)
@@ -149,8 +143,8 @@ def main() -> None:
     report("17 features + TF-IDF of question and results, C = 10", cat, y)
     report("  the same with per-class biases chosen nested", nested_biases(cat, y, folds), y)
     F = polarity_features(items, config.data_root() / "evidence-inference")
-    report("Evidence Inference polarity features, C = 0.03", oof(dense_lr(F, y, 0.03), y, folds), y)
-    report("17 features + polarity features, C = 0.03", oof(dense_lr(np.hstack([X17, F]), y, 0.03), y, folds), y)
+    report("Evidence Inference polarity features, C = 0.03", fit.oof(F, y, folds, 0.03), y)
+    report("17 features + polarity features, C = 0.03", fit.oof(np.hstack([X17, F]), y, folds, 0.03), y)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,22 @@ def row(name: str, probs: np.ndarray, y: np.ndarray) -> dict:
     return m
 
 
+def fold_in(X: np.ndarray, y: np.ndarray, C: float, weight=None) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b) of a logistic regression fitted on standardised X, the standardisation folded in:
+    z = W' (x - mu) / sd + b' = (W' / sd) x + (b' - W' mu / sd)."""
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    final = LogisticRegression(C=C, max_iter=4000, class_weight=weight).fit((X - mu) / sd, y)
+    W = final.coef_ / sd
+    return W, final.intercept_ - W @ mu
+
+
+def temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the log-loss of out-of-fold `scores`."""
+    n = len(y)
+    return float(minimize_scalar(lambda t: -np.mean(np.log(softmax(scores, t)[np.arange(n), y] + 1e-12)),
+                                 bounds=(0.2, 10.0), method="bounded").x)
+
+
 def objective(y: np.ndarray, scores: np.ndarray) -> float:
     pred = scores.argmax(1)
     return float(accuracy_score(y, pred) + f1_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0))
@@ -106,14 +122,10 @@ def fit_llm_head(X: np.ndarray, y: np.ndarray, folds: np.ndarray, model_name: st
         m = LogisticRegression(C=C, max_iter=4000, class_weight=class_weights(y[tr], a)).fit((X[tr] - mu) / sd, y[tr])
         nested[te] = m.decision_function((X[te] - mu) / sd)
     C, a = select(X, y, folds, ks)
-    t = float(minimize_scalar(lambda t: -np.mean(np.log(softmax(nested, t)[np.arange(n), y] + 1e-12)),
-                              bounds=(0.2, 10.0), method="bounded").x)
+    t = temperature(nested, y)
     metrics["shipped"] = row(f"verifier + LLM, nested choice (final C = {C}, alpha = {a}), T {t:.2f}",
                              softmax(nested, t), y)
-    mu, sd = X.mean(0), X.std(0) + 1e-9
-    final = LogisticRegression(C=C, max_iter=4000, class_weight=class_weights(y, a)).fit((X - mu) / sd, y)
-    W = final.coef_ / sd
-    b = final.intercept_ - W @ mu
+    W, b = fold_in(X, y, C, class_weights(y, a))
     return StanceHead(W.round(6).tolist(), b.round(6).tolist(), round(t, 4), list(FEATURES) + list(LLM_FEATURES), meta={
         "fitted_on": f"{n} PubMedQA-L trainval items (reasoning-required): the verifier's features and the LLM's "
                      f"answer probabilities ({source})",
@@ -151,15 +163,11 @@ def main() -> None:
             best = (C, m)
     C = best[0]
     scores = oof(X, y, folds, C)
-    t = float(minimize_scalar(lambda t: -np.mean(np.log(softmax(scores, t)[np.arange(n), y] + 1e-12)),
-                              bounds=(0.2, 10.0), method="bounded").x)
+    t = temperature(scores, y)
     metrics["shipped"] = row(f"logistic head, C = {C}, temperature {t:.2f} (shipped)", softmax(scores, t), y)
     metrics["balanced_not_shipped"] = row("balanced class weights (not shipped)",
                                           softmax(oof(X, y, folds, C, "balanced")), y)
-    mu, sd = X.mean(0), X.std(0) + 1e-9
-    final = LogisticRegression(C=C, max_iter=4000).fit((X - mu) / sd, y)
-    W = final.coef_ / sd  # z = W (x - mu) / sd + b = (W / sd) x + (b - W mu / sd)
-    b = final.intercept_ - W @ mu
+    W, b = fold_in(X, y, C)
     head = StanceHead(W.round(6).tolist(), b.round(6).tolist(), round(t, 4), list(FEATURES), meta={
         "fitted_on": f"{n} PubMedQA-L trainval items (reasoning-required), features from the shipped verifier",
         "C": C, "out_of_fold": metrics, "command": "python -m training.stance.fit --pubmedqa ... --out models/stance"})
@@ -169,7 +177,7 @@ def main() -> None:
     if args.llm_features:
         from helpers.llm.stance import answer_logprobs, llm_features
 
-        top = {r["id"]: r["top"] for r in map(json.loads, args.llm_features.read_text().splitlines()) if r}
+        top = {r["id"]: r["top"] for r in map(json.loads, filter(str.strip, args.llm_features.read_text().splitlines()))}
         missing = [it["id"] for it in items if it["id"] not in top]
         if missing:
             raise SystemExit(f"{args.llm_features}: no LLM answer for {len(missing)} items (e.g. {missing[0]})")
