@@ -73,3 +73,31 @@ def test_reviewer_exclusion_is_counted_apart():
     assert again.prisma.excluded_reviewer == {"excluded by reviewer: not an LLM paper": 1}
     assert again.prisma.included == first.prisma.included - 1
     again.prisma.check()
+
+
+def test_a_concept_named_once_in_passing_ranks_below_a_paper_about_it(monkeypatch):
+    """Both papers name every keyword group and the same question words, so the criteria and the word coverage
+    tie; the one that names the experts once, in passing, ranks below the one that is about them."""
+    from helpers.retrieval import screening
+    from helpers.text import facet_hits
+
+    groups = [["mixture of experts", "moe", "expert", "experts"], ["multimodal", "vision-language"],
+              ["throughput", "latency"]]
+    params = parse_params({"question": "Does mixture of experts routing improve multimodal model throughput?",
+                           "slug": "salience-test", "sources": ["local:fixture"]})
+    title = "Sparse routing for multimodal models"
+    about = _paper(1, title, "Unlike dense designs, we use a mixture of experts. The experts specialise by modality. "
+                             "Each token is sent to two experts. Our models raise throughput by 1.8x.")
+    passing = _paper(2, title, "Unlike static mixture of experts designs, we ground objects. The grounding "
+                               "specialises by modality. Each token is sent to two heads. Our models raise "
+                               "throughput by 1.8x.")
+    assert screening.salience(about.title, about.abstract, groups) == [1.0, 2 / 3, 1 / 3]  # the title counts twice
+    assert screening.salience(passing.title, passing.abstract, groups) == [1 / 3, 2 / 3, 1 / 3]
+    (r_about, m_about), (r_passing, m_passing) = (screening.relevance(p, params, None, [groups])
+                                                  for p in (about, passing))
+    assert m_about == m_passing == 3  # both meet every group
+    assert r_about > r_passing + 0.1
+    # with a group counted as soon as it is named, the two tie: salience is what tells them apart
+    monkeypatch.setattr(screening, "salience",
+                        lambda t, a, g: [1.0 if h else 0.0 for h in facet_hits(f"{t} {a}", g)])
+    assert screening.relevance(about, params, None, [groups]) == screening.relevance(passing, params, None, [groups])

@@ -123,12 +123,29 @@ def relax(sets: list[Criteria], papers: list[Paper], min_count: int) -> tuple[li
     return out, notes
 
 
+SALIENT_MENTIONS = 3  # a keyword group named this often (the title counts twice) is fully salient
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def salience(title: str, abstract: str, groups: Criteria) -> list[float]:
+    """For each keyword group, how much the paper is about it: the sentences that name the group (the title
+    counting twice) over `SALIENT_MENTIONS`, at most 1. A concept named once in passing ("unlike static
+    mixture-of-experts models, ...") scores a third; a paper about it names it in its title or throughout."""
+    parts = [(s.lower(), stems(s)) for s in [title, *_SENTENCE_END.split(abstract)] if s.strip()]
+    out = []
+    for g in groups:
+        n = sum((2 if i == 0 else 1) for i, (low, st) in enumerate(parts) if any(phrase_in(k, low, st) for k in g))
+        out.append(min(1.0, n / SALIENT_MENTIONS))
+    return out
+
+
 def relevance(paper: Paper, params: Params, semantic: float | None = None,
               sets: list[Criteria] | None = None) -> tuple[float, int]:
     """Relevance in [0, 1] and the number of criteria groups matched (of the best-matched set).
 
-    Mix of: share of the question's topical word stems found (title counts double), share of the
-    inclusion-keyword groups matched, and (when given) the dense cosine similarity to the question.
+    Mix of: share of the question's topical word stems found (title counts double), how salient the
+    inclusion-keyword groups are in the paper (`salience`, averaged over the best set's groups), and (when
+    given) the dense cosine similarity to the question.
     """
     sets = criteria_sets(params) if sets is None else sets
     q_stems = {stem(w) for w in content_words(params.question) if w not in QUESTION_FILLER}
@@ -141,10 +158,10 @@ def relevance(paper: Paper, params: Params, semantic: float | None = None,
         coverage = 0.0
     text_lower = f"{paper.title} {abstract}".lower()
     all_stems = title_stems | body_stems
-    best = max(((sum(group_hits(text_lower, all_stems, g)), len(g)) for g in sets if g), key=lambda m: m[0] / m[1],
-               default=None)
+    best = max(((sum(group_hits(text_lower, all_stems, g)), g) for g in sets if g),
+               key=lambda m: m[0] / len(m[1]), default=None)
     matched = best[0] if best else 0
-    group_share = matched / best[1] if best else coverage
+    group_share = float(np.mean(salience(paper.title, abstract, best[1]))) if best else coverage
     parts = [(coverage, 0.45), (group_share, 0.55)]
     if semantic is not None:
         parts = [(coverage, 0.3), (group_share, 0.4), (max(0.0, min(1.0, (semantic - 0.1) / 0.5)), 0.3)]
