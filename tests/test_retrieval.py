@@ -192,9 +192,10 @@ def test_a_query_plan_never_holds_the_same_query_twice():
         "extra_queries": ["SPECULATIVE DECODING speed language model inference", "draft model latency",
                           "draft  model latency", "speculative decoding draft model speedup latency"],
     })
-    queries = plan_queries(params).queries
-    assert queries == ["speculative decoding speed language model inference",
-                       "speculative decoding draft model speedup latency", "draft model latency"]
+    plan2 = plan_queries(params)
+    assert plan2.queries == ["speculative decoding speed language model inference",
+                             "speculative decoding draft model speedup latency", "draft model latency"]
+    assert plan2.extra == ["draft model latency"]  # the params' extra queries widen the search, last
     # normalising compares, it does not conflate different queries
     assert query_key("C++ compilers") != query_key("C compilers")
     assert query_key("speed-up decoding") != query_key("speed up decoding")
@@ -272,3 +273,23 @@ def test_local_source_pools_facets_expansion_and_question(monkeypatch):
     assert len(res.queries) == len(plan.queries) + 2  # + PRF-expanded main query + dense question query
     titles = [p.title.lower() for p in res.records[:5]]
     assert sum("expert" in t or "moe" in t for t in titles) >= 4, titles
+
+
+def test_extra_queries_add_records_and_never_displace_the_questions_own(monkeypatch):
+    """An LLM plan's (or the params') extra queries used to share the source's pooled limit with the question's
+    own queries, so generic extras crowded on-topic records out of it (seed 1 bare lost 6 of its 15 included)."""
+    from helpers.retrieval.sources import local
+
+    monkeypatch.setenv("WORKBENCH_EMBED_MAX_TOKENS", "64")
+    q = "Does sparse mixture-of-experts routing improve inference throughput without hurting accuracy?"
+    plan = build_query_plan(q)
+    extra = ["retrieval augmented generation hallucination", "low-bit quantization memory"]
+    own = local.LocalSource("fixture").search(q, plan.queries, limit=10)
+    wide = local.LocalSource("fixture").search(q, plan.queries + extra, limit=10, extra=extra)
+    own_ids, wide_ids = [p.id for p in own.records], [p.id for p in wide.records]
+    assert wide_ids[:10] == own_ids  # the question's own records, in their order, come first
+    added = wide_ids[10:]
+    assert 0 < len(added) <= 10 * local.EXTRA_SHARE and not set(added) & set(own_ids)
+    titles = " ".join(p.title.lower() for p in wide.records[10:])
+    assert "retriev" in titles or "quantiz" in titles, titles  # what the extras are about
+    assert wide.queries[-2:] == extra and wide.requested >= own.requested + len(added)

@@ -28,6 +28,7 @@ class QueryPlan:
     main: str
     facets: list[str] = field(default_factory=list)
     expansion: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # further queries (the params' or the LLM plan's): they widen
 
     @property
     def expanded(self) -> str | None:
@@ -37,17 +38,20 @@ class QueryPlan:
     @property
     def queries(self) -> list[str]:
         """Every query to run, each once: two that are equal normalised (`text.query_key`) run once."""
-        return unique_queries([self.main, *self.facets, *([self.expanded] if self.expanded else [])])
+        return unique_queries([self.main, *self.facets, *([self.expanded] if self.expanded else []), *self.extra])
 
-    def add(self, query: str | None) -> bool:
-        """Add `query` as a further facet unless it is blank or the plan already holds it (normalised)."""
+    def add(self, query: str | None, extra: bool = False) -> bool:
+        """Add `query` as a further facet (or, with `extra`, as an extra query: one that adds records beyond what
+        the question's own queries find, never displacing them) unless it is blank or already planned
+        (normalised)."""
         if not query or not query_key(query) or query_key(query) in {query_key(q) for q in self.queries}:
             return False
-        self.facets.append(query.strip())
+        (self.extra if extra else self.facets).append(query.strip())
         return True
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "main": self.main, "facets": self.facets, "expansion": self.expansion}
+        return {"question": self.question, "main": self.main, "facets": self.facets, "expansion": self.expansion,
+                "extra": self.extra}
 
 
 def facets(question: str) -> list[str]:

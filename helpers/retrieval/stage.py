@@ -76,7 +76,7 @@ def gather(params: Params, plan: QueryPlan) -> list[SourceResult]:
             continue
         try:
             src = LocalSource(spec.name.split(":", 1)[1], method=method)
-            res = src.search(plan.question, plan.queries, spec.limit, params.year_range)
+            res = src.search(plan.question, plan.queries, spec.limit, params.year_range, extra=plan.extra)
         except (WorkbenchError, KeyError, OSError, ValueError) as exc:
             res = SourceResult(spec.name, status="failed", error=str(exc).splitlines()[0])
         results.append(res)
@@ -127,14 +127,16 @@ def sub_question_queries(sq) -> list[str]:
 
 
 def plan_queries(params: Params, analysis: QuestionAnalysis | None = None) -> QueryPlan:
-    """The question's query plan plus the criteria query, two queries per sub-question and the params' own extra
-    queries, none twice."""
+    """The question's query plan plus the criteria query and two queries per sub-question, then the params' extra
+    queries (their own, or the LLM plan's) as extras, none twice."""
     plan = build_query_plan(analysis.focus if analysis else params.question, params.extra_terms)
     # a compound question's parts get queries of their own; a simple one is its main query
     subs = [q for sq in analysis.sub_questions if sq.facets for q in sub_question_queries(sq)] \
         if analysis and len(analysis.sub_questions) > 1 else []
-    for q in [criteria_query(params.criteria.include_any), *subs, *params.extra_queries]:
+    for q in [criteria_query(params.criteria.include_any), *subs]:
         plan.add(q)  # skipped when the plan already holds it (compared normalised)
+    for q in params.extra_queries:
+        plan.add(q, extra=True)
     return plan
 
 

@@ -39,4 +39,5 @@ class Source(Protocol):
 
     def search(self, question: str, queries: list[str], limit: int,
                year_range: tuple[int | None, int | None] = (None, None)) -> SourceResult: ...
-    # online sources also take `budget=` (seconds for the whole search; see `web.OnlineSource.search`)
+    # online sources also take `budget=` (seconds for the whole search; see `web.OnlineSource.search`); the local
+    # source takes `extra=`, the queries among `queries` that add records without displacing (`sources.local`)
