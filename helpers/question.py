@@ -47,7 +47,8 @@ PREDICATE_VERBS = frozenset(
     agree agrees correlate correlates depend depends remain remains make makes enable enables allow allows boost
     boosts harm harms benefit benefits prevent prevents require requires yield yields achieve achieves preserve
     preserves maintain maintains save saves cut cuts compare compares differ differs exhibit exhibits show shows
-    suffer suffers biased vulnerable robust effective better worse faster slower associated linked related""".split()
+    suffer suffers trade trades sacrifice sacrifices balance balances biased vulnerable robust effective better worse
+    faster slower associated linked related""".split()
 )
 _ALT_BLOCK = frozenset("fewer less more lower higher below above so not both either neither never none".split())
 

@@ -88,6 +88,14 @@ def test_a_head_qualified_by_a_known_concept_is_not_a_keyword_alone():
     assert found[0][:2] == ["adaptive routing", "routing"]
 
 
+def test_a_verb_of_trading_off_ends_a_concept():
+    # "trade" was read as part of the subject, so "code language models trade inference throughput" was one
+    # facet and throughput was never required (the bench question's top 10 had no throughput paper)
+    found, _ = facets("Do code language models trade inference throughput against functional correctness?")
+    assert [g[0] for g in found] == ["code language models", "inference throughput", "functional correctness"]
+    assert "latency" in found[1] and "pass@1" in found[2]
+
+
 def test_merge_facets_joins_a_phrase_already_named():
     merged = merge_facets([["inference throughput", "throughput", "tokens per second"], ["tokens per second", "second"]])
     assert merged == [["inference throughput", "throughput", "tokens per second", "second"]]
