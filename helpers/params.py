@@ -131,7 +131,9 @@ class Params(BaseModel):
         description="what a paper must mention to be included; with include_any empty, every facet of at least one "
                     "main sub-question")
     extra_terms: list[str] = Field(default_factory=list, description="terms added to the main search query")
-    extra_queries: list[str] = Field(default_factory=list, description="further search queries, each run on its own")
+    extra_queries: list[str] = Field(default_factory=list, description=(
+        "further search queries, each run on its own: what they find beyond the question's own records is added "
+        "(up to half the local source's limit more), never displacing them"))
     source_budget: float | None = Field(
         None, gt=0, le=3600,
         description="seconds each online source may spend on its searches; when spent, the source stops, keeps "

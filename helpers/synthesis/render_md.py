@@ -77,7 +77,9 @@ def methods_lines(ctx: dict) -> list[str]:
          "**Sources:** " + "; ".join(f"{s['source']} ({s['status']}, {s['n_records']} records)"
                                      for s in ctx["search"]["sources"]), "",
          f"**Queries:** main: `{e(ctx['search']['plan']['main'])}`"
-         + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"]), "",
+         + "".join(f"; facet: `{e(f)}`" for f in ctx["search"]["plan"]["facets"])
+         + "".join(f"; extra (adds records, never displaces): `{e(f)}`" for f in ctx["search"]["plan"].get("extra", [])),
+         "",
          *([f"**Retrieval:** {e(' '.join(ctx['retrieval']))}", ""] if ctx.get("retrieval") else []),
          f"**Inclusion criteria** ({e(crit.get('source', 'params'))}): " + (criteria or "none")
          + f"; relevance ≥ {prm['criteria']['min_relevance']}; years {prm['year_from'] or 'any'}-{prm['year_to'] or 'any'}"
