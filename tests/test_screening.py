@@ -93,6 +93,7 @@ def test_a_concept_named_once_in_passing_ranks_below_a_paper_about_it(monkeypatc
                                "throughput by 1.8x.")
     assert screening.salience(about.title, about.abstract, groups) == [1.0, 2 / 3, 1 / 3]  # the title counts twice
     assert screening.salience(passing.title, passing.abstract, groups) == [1 / 3, 2 / 3, 1 / 3]
+    assert screening.salience("", "We use experts. Experts help.", groups[:1]) == [2 / 3]  # no title: none counts twice
     (r_about, m_about), (r_passing, m_passing) = (screening.relevance(p, params, None, [groups])
                                                   for p in (about, passing))
     assert m_about == m_passing == 3  # both meet every group

@@ -131,10 +131,11 @@ def salience(title: str, abstract: str, groups: Criteria) -> list[float]:
     """For each keyword group, how much the paper is about it: the sentences that name the group (the title
     counting twice) over `SALIENT_MENTIONS`, at most 1. A concept named once in passing ("unlike static
     mixture-of-experts models, ...") scores a third; a paper about it names it in its title or throughout."""
-    parts = [(s.lower(), stems(s)) for s in [title, *_SENTENCE_END.split(abstract)] if s.strip()]
+    parts = [(weight, s.lower(), stems(s)) for weight, s in [(2, title), *((1, x) for x in _SENTENCE_END.split(abstract))]
+             if s.strip()]
     out = []
     for g in groups:
-        n = sum((2 if i == 0 else 1) for i, (low, st) in enumerate(parts) if any(phrase_in(k, low, st) for k in g))
+        n = sum(weight for weight, low, st in parts if any(phrase_in(k, low, st) for k in g))
         out.append(min(1.0, n / SALIENT_MENTIONS))
     return out
 
