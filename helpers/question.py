@@ -268,8 +268,9 @@ SYNONYMS: dict[str, list[str]] = {
     "judgment": ["judgment", "judgement", "judgments", "judgements", "ratings", "evaluations", "preferences"],
     "experts": ["experts", "expert", "mixture-of-experts", "mixture of experts", "moe"],
     "expert": ["expert", "experts", "mixture-of-experts", "mixture of experts", "moe"],
+    # a paper about images alone (image generation, segmentation) is not about a multimodal model
     "multimodal": ["multimodal", "multi-modal", "vision-language", "vision language", "vlm", "vlms", "mllm", "mllms",
-                   "lvlm", "image", "visual"],
+                   "lvlm", "lvlms", "lmm", "lmms", "omni-modal", "cross-modal"],
     "reasoning": ["reasoning", "math", "mathematical", "logical", "gsm8k", "chain-of-thought"],
     "benchmark": ["benchmark", "benchmarks", "evaluation", "dataset", "datasets"],
     "speculative": ["speculative", "draft model", "draft tokens", "speculative decoding", "speculative sampling"],

@@ -290,6 +290,7 @@ def test_extra_queries_add_records_and_never_displace_the_questions_own(monkeypa
     assert wide_ids[:10] == own_ids  # the question's own records, in their order, come first
     added = wide_ids[10:]
     assert 0 < len(added) <= 10 * local.EXTRA_SHARE and not set(added) & set(own_ids)
+    assert wide.added == added and not own.added  # what screening ranks after, when the extras are an LLM plan's
     titles = " ".join(p.title.lower() for p in wide.records[10:])
     assert "retriev" in titles or "quantiz" in titles, titles  # what the extras are about
     assert wide.queries[-2:] == extra and wide.requested >= own.requested + len(added)

@@ -102,3 +102,22 @@ def test_a_concept_named_once_in_passing_ranks_below_a_paper_about_it(monkeypatc
     monkeypatch.setattr(screening, "salience",
                         lambda t, a, g: [1.0 if h else 0.0 for h in facet_hits(f"{t} {a}", g)])
     assert screening.relevance(about, params, None, [groups]) == screening.relevance(passing, params, None, [groups])
+
+
+def test_records_only_an_llm_plan_found_fill_places_and_never_take_them():
+    """The plan's extra queries may find a look-alike that outscores on-topic records; at the max_papers cap the
+    question's own records come first, and the plan's fill only the places they leave."""
+    params = parse_params({**Q, "max_papers": 2, "min_papers": 1})
+    about = "Speculative decoding with a draft model gives a {x} speedup at equal quality."
+    papers = [_paper(1, "Speculative decoding speedup", about.format(x="2x")),
+              _paper(2, "Draft model latency", about.format(x="1.5x")),
+              _paper(3, "Speculative decoding speedup and draft model latency, throughput, faster",
+                     about.format(x="3x") + " Speculative decoding is faster. The draft model cuts latency.")]
+    plain = {d.paper_id: d for d in screen(papers, params)}
+    assert plain["t:3"].decision == "included" and plain["t:3"].relevance > max(plain["t:1"].relevance,
+                                                                              plain["t:2"].relevance)
+    tiered = {d.paper_id: d for d in screen(papers, params, after={"t:3"})}
+    assert [tiered[i].decision for i in ("t:1", "t:2", "t:3")] == ["included", "included", "excluded"]
+    assert "found only by the LLM plan's queries" in tiered["t:3"].reason
+    roomy = parse_params({**Q, "max_papers": 3, "min_papers": 1})
+    assert all(d.decision == "included" for d in screen(papers, roomy, after={"t:3"}))  # a free place: it fills it

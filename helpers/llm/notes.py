@@ -64,7 +64,9 @@ def plan_summary(plan: dict | None) -> str | None:
     return (f"LLM plan ({plan['model']}): sub-questions: {' '.join(p['sub_questions']) or 'none'}; keyword groups: "
             f"{groups}; extra queries: {'; '.join(p['extra_queries']) or 'none'}. "
             + (f"Retrieval used the plan's {' and '.join(use)}" if use else "Retrieval used none of it")
-            + (" (the rest: the params' own, or not asked for with llm.plan_uses)." if not all(used.values()) else "."))
+            + (" (the rest: the params' own, or not asked for with llm.plan_uses)." if not all(used.values()) else ".")
+            + (" Records only its extra queries found are added to the candidates and, at the max_papers cap, rank "
+               "after every record the question's own queries found." if used.get("extra_queries") else ""))
 
 
 def reader_summary(llm: dict | None) -> str | None:

@@ -171,10 +171,11 @@ def relevance(paper: Paper, params: Params, semantic: float | None = None,
 
 
 def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | None = None,
-           sets: list[Criteria] | None = None) -> list[Decision]:
+           sets: list[Criteria] | None = None, after: set[str] = frozenset()) -> list[Decision]:
     """Decide every record. Order of checks: year range, exclusion keywords, surveys, inclusion criteria (every
     group of at least one set: `sets`, default the params' groups), relevance threshold, then the `max_papers` cap
-    over the remaining ranked by relevance."""
+    over the remaining ranked by relevance; records in `after` (found only by an LLM plan's queries) rank after
+    all the others, so the plan can fill places the question's own records leave, never take them."""
     crit = params.criteria
     sets = criteria_sets(params) if sets is None else [s for s in sets if s]
     lo, hi = params.year_range
@@ -201,11 +202,14 @@ def screen(papers: list[Paper], params: Params, semantic: dict[str, float] | Non
         else:
             d.decision = "eligible"
         decisions.append(d)
-    eligible = sorted((d for d in decisions if d.decision == "eligible"), key=lambda d: -d.relevance)
+    eligible = sorted((d for d in decisions if d.decision == "eligible"), key=lambda d: (d.paper_id in after,
+                                                                                          -d.relevance))
     for rank, d in enumerate(eligible, 1):
         d.rank = rank
         if rank <= params.max_papers:
             d.decision = "included"
         else:
-            d.decision, d.reason = "excluded", f"beyond max_papers={params.max_papers} (ranked {rank})"
+            d.decision, d.reason = "excluded", f"beyond max_papers={params.max_papers} (ranked {rank}" + (
+                "; found only by the LLM plan's queries, which rank after the question's own)"
+                if d.paper_id in after else ")")
     return decisions

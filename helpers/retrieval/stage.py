@@ -140,7 +140,10 @@ def plan_queries(params: Params, analysis: QuestionAnalysis | None = None) -> Qu
     return plan
 
 
-def run(params: Params) -> RetrievalResult:
+def run(params: Params, plan_queries_after: bool = False) -> RetrievalResult:
+    """Search, de-duplicate and screen. `plan_queries_after`: the params' extra queries are an LLM plan's, so the
+    records only they found rank after the question's own at the `max_papers` cap (they fill places, never take
+    them)."""
     analysis = analyse_question(params)
     plan = plan_queries(params, analysis)
     results = gather(params, plan)
@@ -149,9 +152,10 @@ def run(params: Params) -> RetrievalResult:
     sets, notes = criteria_sets(params, analysis), []
     if not params.criteria.include_any:
         sets, notes = relax(sets, papers, params.min_papers)
+    after = {i for r in results for i in r.added} & {p.id for p in papers} if plan_queries_after else set()
     criteria = {"source": "params" if params.criteria.include_any else "derived from the question",
-                "sets": sets, "relaxed": notes}
-    decisions = screen(papers, params, semantic, sets)
+                "sets": sets, "relaxed": notes, "plan_only_records": len(after)}
+    decisions = screen(papers, params, semantic, sets, after)
     apply_paper_decisions(decisions, params.slug or "")
     per_source = stats["per_source"]
     prisma = count({s: e["records"] for s, e in per_source.items()}, stats["duplicates_removed"],

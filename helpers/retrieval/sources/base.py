@@ -22,6 +22,7 @@ class SourceResult:
     skipped_queries: int = 0  # planned queries never sent because it stopped early
     # local sources: how dense (semantic) scores were computed (`LocalSource.dense_info`); None for online ones
     dense: dict | None = None
+    added: list[str] = field(default_factory=list)  # local sources: ids of the records only the extra queries found
 
     def to_dict(self) -> dict:
         out = {"source": self.source, "n_records": len(self.records), "status": self.status,
@@ -29,6 +30,8 @@ class SourceResult:
                "stopped": self.stopped, "skipped_queries": self.skipped_queries}
         if self.dense is not None:
             out["dense"] = self.dense
+        if self.added:
+            out["added_by_extra_queries"] = len(self.added)
         return out
 
 

@@ -89,9 +89,10 @@ class LocalSource:
             # ranked by every query (a record the question's queries also found, lower down, rises)
             added = [h.doc_id for h in rrf(rankings + more, k=60) if h.doc_id in by_extra and h.doc_id not in seen]
             found += len(added)
-            ids += added[: int(limit * EXTRA_SHARE)]
+            added = added[: int(limit * EXTRA_SHARE)]
+            ids += added
             run += extra
         papers = store.get(ids)
         for p in papers:
             p.sources = [self.name]
-        return SourceResult(self.name, papers, queries=run, requested=found)
+        return SourceResult(self.name, papers, queries=run, requested=found, added=added if extra else [])
