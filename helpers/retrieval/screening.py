@@ -124,7 +124,8 @@ def relax(sets: list[Criteria], papers: list[Paper], min_count: int) -> tuple[li
 
 
 SALIENT_MENTIONS = 3  # a keyword group named this often (the title counts twice) is fully salient
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")  # a cheap split: screening reads hundreds of records, and
+# counting mentions needs no exact sentences (text.split_sentences, pysbd, is for quoting them whole)
 
 
 def salience(title: str, abstract: str, groups: Criteria) -> list[float]:
